@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what Kiln needs (Debian packages, skipping what is present), configures and builds.
+# Incremental: reuses build/ (or $KILN_BUILD_DIR); extra CMake options via $KILN_CMAKE_ARGS.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${KILN_BUILD_DIR:-$ROOT/build}"
+bash "$ROOT/scripts/install-deps.sh"
+JOBS="${KILN_JOBS:-$(nproc)}"
+if [[ ! -f "$BUILD/build.ninja" ]]; then
+  # shellcheck disable=SC2086
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release ${KILN_CMAKE_ARGS:-}
+elif [[ -n "${KILN_CMAKE_ARGS:-}" ]]; then
+  # shellcheck disable=SC2086
+  cmake "$BUILD" ${KILN_CMAKE_ARGS}
+fi
+cmake --build "$BUILD" -j "$JOBS"
