@@ -1,3 +1,4 @@
+#include "dispatch.hpp"
 #include "registry.hpp"
 
 #include <kiln/device.hpp>
@@ -111,8 +112,9 @@ BackendInfo info_of(detail::BackendEntry* b) {
   };
   for (int op = 0; op < KILN_OP_COUNT; ++op) {
     for (int dt = 0; dt < KILN_DTYPE_COUNT; ++dt) {
-      int32_t dtypes[4] = {dt, dt, dt, dt};
-      if (b->api->supports(b->api->backend, static_cast<kiln_op>(op), dtypes, 0, nullptr)) {
+      auto dtypes = detail::op_signature(static_cast<kiln_op>(op), static_cast<DType>(dt));
+      if (b->api->supports(b->api->backend, static_cast<kiln_op>(op), dtypes.data(),
+                           static_cast<int32_t>(dtypes.size()), nullptr)) {
         info.supported_ops.push_back(names[op]);
         break;
       }

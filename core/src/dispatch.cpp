@@ -84,9 +84,30 @@ std::shared_ptr<Storage> allocate_storage(const Device& device, size_t bytes) {
   return s;
 }
 
+namespace {
+thread_local uint64_t* t_allocation_budget = nullptr;  // Note [Allocation budget]
+
+void charge_allocation_budget(const Shape& shape, DType dtype) {
+  uint64_t bytes = dtype_size(dtype);
+  bool overflow = false;
+  for (int64_t i = 0; i < shape.size(); ++i)
+    overflow = overflow || __builtin_mul_overflow(bytes, static_cast<uint64_t>(shape[i]), &bytes);
+  KILN_CHECK(!overflow && bytes <= *t_allocation_budget, DataError, "a tensor of shape ", shape, " (",
+             dtype_name(dtype), ") is larger than the ", *t_allocation_budget,
+             " bytes the file being loaded can account for");
+  *t_allocation_budget -= bytes;
+}
+}  // namespace
+
+AllocationBudget::AllocationBudget(uint64_t bytes) : left_(bytes), previous_(t_allocation_budget) {
+  t_allocation_budget = &left_;
+}
+AllocationBudget::~AllocationBudget() { t_allocation_budget = previous_; }
+
 Tensor make_tensor(const Shape& shape, DType dtype, const Device& device) {
   for (int64_t i = 0; i < shape.size(); ++i)
     KILN_CHECK(shape[i] >= 0, ShapeError, "tensor shape ", shape, " has a negative extent at axis ", i);
+  if (t_allocation_budget != nullptr) charge_allocation_budget(shape, dtype);
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = allocate_storage(device, static_cast<size_t>(shape.numel()) * dtype_size(dtype));
   impl->shape = shape;

@@ -26,6 +26,22 @@ struct Storage {
 };
 
 std::shared_ptr<Storage> allocate_storage(const Device& device, size_t bytes);
+// Note [Allocation budget]: kiln::load builds layers from a file's config before it can compare
+// their sizes with the file's tensors. While an AllocationBudget lives on a thread, make_tensor on
+// that thread refuses (DataError) to allocate more than `bytes` in total, so a hostile config
+// cannot ask for terabytes (or overflow a shape's element count).
+class AllocationBudget {
+ public:
+  explicit AllocationBudget(uint64_t bytes);
+  ~AllocationBudget();
+  AllocationBudget(const AllocationBudget&) = delete;
+  AllocationBudget& operator=(const AllocationBudget&) = delete;
+
+ private:
+  uint64_t left_;
+  uint64_t* previous_;
+};
+
 // A new contiguous tensor, contents uninitialized.
 Tensor make_tensor(const Shape& shape, DType dtype, const Device& device);
 Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);

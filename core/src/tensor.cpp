@@ -63,7 +63,7 @@ Shape infer_shape(const Shape& requested, int64_t numel, const char* op, const S
 // (the rule PyTorch's view follows: merged axes must be contiguous with each other).
 bool view_strides(const Shape& old_shape, const Shape& old_strides, const Shape& shape, Shape& out) {
   out.resize(shape.size());
-  if (old_shape.numel() == 0) {
+  if (old_shape.numel() == 0 || old_shape.size() == 0) {
     out = contiguous_strides(shape);
     return true;
   }
