@@ -12,7 +12,7 @@ namespace kiln::nn {
 namespace F = functional;
 
 namespace {
-std::string pair_str(const std::array<int64_t, 2>& a) {
+std::string pair_str(const Size2& a) {
   return a[0] == a[1] ? std::to_string(a[0]) : "(" + std::to_string(a[0]) + ", " + std::to_string(a[1]) + ")";
 }
 }  // namespace
@@ -101,7 +101,7 @@ void Conv2dImpl::reset_parameters() {
 Tensor Conv2dImpl::forward(const Tensor& x) {
   KILN_CHECK((x.dim() == 4 || x.dim() == 3) && x.shape()[x.dim() - 3] == in_channels, ShapeError,
              "expected input [N, ", in_channels, ", H, W], got shape ", x.shape());
-  Conv2dParams p{options.stride, options.padding, options.dilation, options.groups};
+  Conv2dParams p{options.stride.arr(), options.padding.arr(), options.dilation.arr(), options.groups};
   if (options.padding_preset == "valid") p.padding = {0, 0};
   if (options.padding_preset == "same") {
     // total padding d*(k-1) per axis; PyTorch puts the odd extra on the right/bottom
@@ -138,8 +138,8 @@ Pool2dParams pool_params(std::array<int64_t, 2> k, const PoolOptions& o) {
   Pool2dParams p;
   p.kernel = k;
   p.stride = {o.stride[0] ? o.stride[0] : k[0], o.stride[1] ? o.stride[1] : k[1]};
-  p.padding = o.padding;
-  p.dilation = o.dilation;
+  p.padding = o.padding.arr();
+  p.dilation = o.dilation.arr();
   p.ceil_mode = o.ceil_mode;
   p.count_include_pad = o.count_include_pad;
   return p;

@@ -13,6 +13,22 @@
 
 namespace kiln::nn {
 
+// Two extents (height, width) given as one number or a pair: `{.padding = 2}`, `{.stride = {2, 1}}`.
+struct Size2 {
+  Size2(int64_t v = 0) : v_{v, v} {}  // NOLINT: implicit by design
+  Size2(int64_t h, int64_t w) : v_{h, w} {}
+  Size2(std::array<int64_t, 2> a) : v_(a) {}  // NOLINT
+  int64_t operator[](size_t i) const { return v_[i]; }
+  int64_t& operator[](size_t i) { return v_[i]; }
+  operator std::array<int64_t, 2>() const { return v_; }  // NOLINT
+  std::array<int64_t, 2> arr() const { return v_; }
+  bool operator==(const Size2& o) const { return v_ == o.v_; }
+
+ private:
+  std::array<int64_t, 2> v_;
+};
+inline void to_json(Config& j, const Size2& s) { j = s.arr(); }
+
 #define KILN_DECLARE_HOLDER(Name)                                                   \
   class Name : public ModuleHolder<Name##Impl> {                                   \
    public:                                                                         \
@@ -84,10 +100,10 @@ KILN_DECLARE_HOLDER(Linear)
 };
 
 struct Conv2dOptions {
-  std::array<int64_t, 2> stride{1, 1};
-  std::array<int64_t, 2> padding{0, 0};
+  Size2 stride = 1;
+  Size2 padding = 0;
   std::string padding_preset;  // "same" (keep H, W at stride 1, as PyTorch) or "valid" (0)
-  std::array<int64_t, 2> dilation{1, 1};
+  Size2 dilation = 1;
   int64_t groups = 1;
   bool bias = true;
 };
@@ -113,9 +129,9 @@ KILN_DECLARE_HOLDER(Conv2d)
 
 // ---------------------------------------------------------------- pooling
 struct PoolOptions {
-  std::array<int64_t, 2> stride{0, 0};  // 0: the kernel size
-  std::array<int64_t, 2> padding{0, 0};
-  std::array<int64_t, 2> dilation{1, 1};  // max pool only
+  Size2 stride = 0;  // 0: the kernel size
+  Size2 padding = 0;
+  Size2 dilation = 1;  // max pool only
   bool ceil_mode = false;
   bool count_include_pad = true;  // avg pool only
 };
