@@ -28,6 +28,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace kiln::plugin {
 
@@ -116,6 +117,7 @@ class HostBackend {
       });
     };
     api_.buffer_alloc = [](kiln_device_t, uint64_t bytes, kiln_buffer_t* out) -> kiln_status {
+      if (bytes > (UINT64_MAX >> 1)) return set_error(KILN_STATUS_OUT_OF_MEMORY, "host allocation size is absurd");
       uint64_t rounded = (bytes + 63) / 64 * 64;
       if (rounded == 0) rounded = 64;
       void* p = std::aligned_alloc(64, rounded);

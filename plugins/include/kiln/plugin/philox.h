@@ -1,7 +1,8 @@
 /* Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11) and the
  * mappings from its output words to Kiln's random fills. Every backend uses these exact formulas,
  * so the same seed and offset give the same numbers on every backend. Plain C; callable from CUDA
- * when KILN_PHILOX_QUALIFIER is defined as `__host__ __device__`. */
+ * when KILN_PHILOX_QUALIFIER is defined as `static __host__ __device__ inline`
+ * before inclusion. Integer outputs of UNIFORM use the 53-bit draw and floor it. */
 #ifndef KILN_PLUGIN_PHILOX_H
 #define KILN_PLUGIN_PHILOX_H
 

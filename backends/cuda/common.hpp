@@ -1,0 +1,79 @@
+// Private to the CUDA backend: the launch context every op receives, error helpers, workspaces.
+// Host-only C++ (included by .cpp and .cu files alike); device helpers live in kernels.cuh.
+#ifndef KILN_BACKENDS_CUDA_COMMON_HPP
+#define KILN_BACKENDS_CUDA_COMMON_HPP
+
+#include <kiln/plugin/host_backend.hpp>  // Failure, fail(), the thread-local last-error slot
+#include <kiln/plugin/kiln_backend.h>
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace kiln::cuda {
+
+using plugin::fail;
+using plugin::Failure;
+
+class Device;
+class Stream;
+struct Block;
+
+// Everything an op implementation needs: where to run and what to call itself in messages.
+struct Context {
+  Device* device;
+  Stream* stream;
+  cudaStream_t cu_stream;
+  kiln_op op;
+  const char* op_name;
+};
+
+// Throws a Failure naming the op and what failed (a kernel, a cuBLAS call, ...) if err is an error.
+void check_cuda(cudaError_t err, const Context& ctx, const char* what);
+// Call right after a <<<...>>> launch.
+inline void check_launch(const Context& ctx, const char* kernel) { check_cuda(cudaGetLastError(), ctx, kernel); }
+
+// Scratch device memory from the caching allocator, returned to it (stream-ordered) at scope end.
+class Workspace {
+ public:
+  Workspace(const Context& ctx, size_t bytes);
+  ~Workspace();
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  void* data() const;
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(data());
+  }
+
+ private:
+  Block* block_;
+};
+
+// A per-stream device flag that kernels set when they meet an out-of-range index.
+void reset_error_flag(const Context& ctx);
+int* device_error_flag(const Context& ctx);
+// Waits for the stream and returns the flag (0 = no error).
+int read_error_flag(const Context& ctx);
+
+// ---- descriptors ----
+inline int64_t numel(const kiln_tensor_desc& d) { return kiln_desc_numel(&d); }
+inline bool is_contiguous(const kiln_tensor_desc& d) { return kiln_desc_is_contiguous(&d) != 0; }
+// Address of element 0 (data + offset), as the kernels take it.
+inline void* base_ptr(const kiln_tensor_desc& d) {
+  return static_cast<char*>(d.data) + d.offset * static_cast<int64_t>(kiln_dtype_size(d.dtype));
+}
+template <typename T>
+inline T* base_ptr_as(const kiln_tensor_desc& d) {
+  return static_cast<T*>(d.data) + d.offset;
+}
+const char* dtype_name(int32_t dtype);
+// "[2, 3, 4]"
+std::string shape_string(const kiln_tensor_desc& d);
+bool same_shape(const kiln_tensor_desc& a, const kiln_tensor_desc& b);
+
+}  // namespace kiln::cuda
+
+#endif  // KILN_BACKENDS_CUDA_COMMON_HPP
