@@ -5,9 +5,10 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
-  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev libpng-dev
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev libpng-dev libopencv-dev
   libtbb-dev libopenblas-dev
   dataset-fashion-mnist
+  doxygen
 )
 # Optional module dependencies, selectable by the caller (KILN_EXTRA_PKGS="libopencv-dev libicu-dev").
 if [[ -n "${KILN_EXTRA_PKGS:-}" ]]; then read -r -a extra <<<"$KILN_EXTRA_PKGS"; PKGS+=("${extra[@]}"); fi

@@ -19,6 +19,9 @@ thread_local bool t_grad_enabled = true;
 std::atomic<bool> g_anomaly{false};
 std::atomic<uint64_t> g_sequence{0};
 thread_local std::vector<std::string> t_layers;
+// Set while a backward pass runs: the ops inside backward formulas skip the forward anomaly check,
+// so a non-finite gradient is reported once, naming the op whose backward produced it.
+thread_local bool t_in_backward = false;
 
 struct FunctionNode final : Node {
   BackwardFn fn;
@@ -103,7 +106,7 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
 }
 
 void check_anomaly(const char* name, const std::vector<Tensor>& outputs) {
-  if (!g_anomaly.load()) return;
+  if (!g_anomaly.load() || t_in_backward) return;
   for (const Tensor& t : outputs) {
     if (has_non_finite(t)) {
       const std::string& layer = current_layer();
@@ -158,6 +161,11 @@ namespace {
 std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads,
                                  bool retain_graph, const std::vector<Tensor>& inputs, bool allow_unused) {
   NoGradGuard no_grad;
+  struct InBackward {
+    bool previous = t_in_backward;
+    InBackward() { t_in_backward = true; }
+    ~InBackward() { t_in_backward = previous; }
+  } in_backward;
   KILN_CHECK(root_grads.empty() || root_grads.size() == roots.size(), ValueError, "backward: got ", root_grads.size(),
              " gradients for ", roots.size(), " outputs");
   // Input edges (for grad()): which node/slot to capture.

@@ -132,6 +132,12 @@ std::vector<BackendInfo> backends() {
 
 std::vector<PluginFailure> plugin_failures() { return detail::Registry::get().failures(); }
 std::vector<std::string> plugin_search_path() { return detail::Registry::get().search_path(); }
-BackendInfo load_plugin(const std::string& path) { return info_of(detail::Registry::get().load_file(path)); }
+BackendInfo load_plugin(const std::string& path) {
+  detail::BackendEntry* entry = detail::Registry::get().load_file(path);
+  // A layer plugin (kiln/layer_plugin.hpp) has no backend to describe; its layers are registered.
+  KILN_CHECK(entry != nullptr, PluginError, path,
+             " is a layer plugin, not a backend plugin; its layers are now registered (see kiln::layer_plugins())");
+  return info_of(entry);
+}
 
 }  // namespace kiln

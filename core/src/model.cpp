@@ -4,6 +4,7 @@
 #include <kiln/error.hpp>
 #include <kiln/model.hpp>
 #include <kiln/ops.hpp>
+#include <kiln/serialize.hpp>
 
 #include "training_mode.hpp"
 
@@ -155,7 +156,9 @@ Logs Model::evaluate(data::BatchSource& data, int verbose) {
   data.start_epoch(0);
   std::unique_ptr<callbacks::ProgressBar::Bar> bar;
   if (verbose > 0)
-    bar = std::make_unique<callbacks::ProgressBar::Bar>(data.num_batches(), std::cout, false, 30, 0.05, verbose);
+    bar = std::make_unique<callbacks::ProgressBar::Bar>(data.num_batches(), std::cout,
+                                                        callbacks::is_terminal(std::cout), 30, 0.05, verbose);
+  callbacks::ProgressBar::Bar::Values values;
   double loss_sum = 0, count = 0;
   int64_t steps = 0;
   while (auto batch = data.next()) {
@@ -163,11 +166,16 @@ Logs Model::evaluate(data::BatchSource& data, int verbose) {
     loss_sum += loss * static_cast<double>(n);
     count += static_cast<double>(n);
     ++steps;
+    if (bar) {
+      values = {{"loss", loss_sum / count}};
+      for (auto& m : metrics_) values.emplace_back(m->name(), m->result());
+      bar->update(steps, values);
+    }
   }
   KILN_CHECK(steps > 0, ValueError, "Model::evaluate: the data source yielded no batches");
   Logs logs = current_logs(loss_sum / count);
   if (bar) {
-    std::vector<std::pair<std::string, double>> values;
+    values.clear();
     for (auto& key : metrics_names()) values.emplace_back(key, logs[key]);
     bar->finish(steps, values);
   }
@@ -190,6 +198,8 @@ Tensor Model::predict(const Tensor& x, int64_t batch_size) {
   data::TensorBatches batches(x, Tensor(), {.batch_size = batch_size});
   return predict(batches);
 }
+
+void Model::save(const std::string& path) const { kiln::save(*module_, path); }
 
 Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
   require_compiled("train_on_batch");

@@ -34,8 +34,6 @@ History Model::fit(data::BatchSource& train, const FitOptions& options) {
   KILN_CHECK(options.epochs >= 0 && options.initial_epoch >= 0 && options.initial_epoch <= options.epochs,
              ValueError, "Model::fit: expected 0 <= initial_epoch <= epochs, got initial_epoch ",
              options.initial_epoch, " and epochs ", options.epochs);
-  KILN_CHECK(options.validation != &train, ValueError,
-             "Model::fit: the validation source is the training source; pass a separate one");
 
   std::vector<callbacks::CallbackPtr> cbs;
   bool has_bar = false;

@@ -82,7 +82,6 @@ std::string Model::summary(const Shape& input_shape, bool print, DType input_dty
     auto own = m->named_parameters(false);
     bool leaf = m->named_children().empty();
     if (!leaf && own.empty()) continue;
-    if (name.empty() && !leaf && own.empty()) continue;
     int64_t count = 0;
     for (auto& [n, p] : own) count += p.numel();
     std::string shape = "?";

@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <mutex>
 
+namespace kiln::detail {
+void discover_plugins();  // plugin_host.cpp: loads layer plugins once
+}  // namespace kiln::detail
+
 namespace kiln::nn {
 
 namespace {
@@ -100,7 +104,8 @@ std::vector<std::pair<std::string, Tensor>> Module::named_parameters(bool recurs
 
 std::vector<Tensor> Module::parameters(bool recurse) const {
   std::vector<Tensor> out;
-  for (auto& [n, t] : named_parameters(recurse)) {
+  for (auto& entry : named_parameters(recurse)) {
+    const Tensor& t = entry.second;  // not a structured binding: Clang 14 cannot capture those
     bool seen = std::any_of(out.begin(), out.end(), [&](const Tensor& o) { return o.same(t); });
     if (!seen) out.push_back(t);
   }
@@ -249,10 +254,15 @@ void register_layer(const std::string& type_name, int version, LayerFactory fact
 }
 
 const LayerRegistration* find_layer(const std::string& type_name) {
-  std::lock_guard lock(registry_mutex());
-  auto& r = layer_registry();
-  auto it = r.find(type_name);
-  return it == r.end() ? nullptr : &it->second;
+  auto lookup = [&]() -> const LayerRegistration* {
+    std::lock_guard lock(registry_mutex());
+    auto& r = layer_registry();
+    auto it = r.find(type_name);
+    return it == r.end() ? nullptr : &it->second;
+  };
+  if (const LayerRegistration* found = lookup()) return found;
+  detail::discover_plugins();  // a layer plugin may provide it
+  return lookup();
 }
 
 std::vector<std::string> registered_layers() {

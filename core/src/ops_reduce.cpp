@@ -69,7 +69,8 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
   Plan p = plan("sum", in, axes, keepdim);
   Tensor out = finish(run_reduce(KILN_OP_SUM, p, in.dtype()), p);
   if (needs_grad({in})) {
-    Shape keep = p.keep_shape, shape = in.shape();
+    // p.input, not in: a 0-d input is reduced as [1] (the engine sums the gradient back to []).
+    Shape keep = p.keep_shape, shape = p.input.shape();
     record("sum", {in}, {out}, [keep, shape](const G& g) { return G{g[0].reshape(keep).expand(shape)}; });
   }
   autograd::check_anomaly("sum", {out});
@@ -82,7 +83,7 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
   Plan p = plan("mean", x, axes, keepdim);
   Tensor out = finish(run_reduce(KILN_OP_MEAN, p, x.dtype()), p);
   if (needs_grad({x})) {
-    Shape keep = p.keep_shape, shape = x.shape();
+    Shape keep = p.keep_shape, shape = p.input.shape();  // [1] for a 0-d x, as in sum
     double n = static_cast<double>(p.count);
     record("mean", {x}, {out},
            [keep, shape, n](const G& g) { return G{mul(g[0].reshape(keep), 1.0 / n).expand(shape)}; });

@@ -5,7 +5,8 @@
 // first so a user can override an installed plugin; then the folder kiln/backends beside libkiln
 // (the same relative layout in the build tree and in an installed, possibly moved, prefix). When
 // two files provide a backend of the same name, the higher kiln_backend_score() wins, then the
-// earlier in the search order; the loser is reported as a failure naming the winner.
+// earlier in the search order; the loser is reported as a failure naming the winner. Layer plugins
+// (kiln/layer_plugin.hpp) are found in the same folders and in kiln/layers beside libkiln.
 #define BOOST_DLL_USE_STD_FS
 #include "registry.hpp"
 
@@ -22,6 +23,7 @@
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <type_traits>
 
 #include "allocator.hpp"
 
@@ -112,9 +114,22 @@ Registry& Registry::get() {
   return *registry;
 }
 
+namespace {
+// True on the thread that runs discover(), so find_layer does not re-enter the registry.
+thread_local bool discovering = false;
+}  // namespace
+
 Registry::Registry() { discover(); }
 
+void discover_plugins() {
+  if (!discovering) Registry::get();
+}
+
 void Registry::discover() {
+  discovering = true;
+  struct Reset {
+    ~Reset() { discovering = false; }
+  } reset;
   if (const char* env = std::getenv("KILN_PLUGIN_PATH")) {
     std::stringstream ss(env);
     std::string item;
@@ -122,7 +137,10 @@ void Registry::discover() {
       if (!item.empty()) search_path_.push_back(item);
   }
   std::string libdir = library_dir();
-  if (!libdir.empty()) search_path_.push_back((fs::path(libdir) / "kiln" / "backends").string());
+  if (!libdir.empty()) {
+    search_path_.push_back((fs::path(libdir) / "kiln" / "backends").string());
+    search_path_.push_back((fs::path(libdir) / "kiln" / "layers").string());  // layer plugins
+  }
 
   for (const auto& entry : search_path_) {
     std::error_code ec;
@@ -166,11 +184,27 @@ BackendEntry* Registry::load_file(const std::string& path) {
   try {
     lib->load(canonical, boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
-    return fail(std::string("not a loadable shared library (") + e.what() + ")");
+    // A layer plugin built for another major version needs another libkiln.so.N.
+    std::string what = e.what();
+    if (auto at = what.find("libkiln.so."); at != std::string::npos) {
+      std::string major = what.substr(at + 11, what.find_first_not_of("0123456789", at + 11) - at - 11);
+      if (!major.empty() && major != std::to_string(KILN_VERSION_MAJOR))
+        return fail("layer plugin built for Kiln " + major + ".x (it needs libkiln.so." + major +
+                    "), but this is Kiln " KILN_VERSION_STRING "; rebuild it against Kiln " KILN_VERSION_STRING);
+    }
+    return fail("not a loadable shared library (" + what + ")");
   }
-  if (!lib->has(KILN_BACKEND_INIT_SYMBOL))
+  if (!lib->has(KILN_BACKEND_INIT_SYMBOL)) {
+    if (lib->has(KILN_LAYER_PLUGIN_INIT_SYMBOL)) {
+      std::string refused = load_layer_plugin(&lib->get<std::remove_pointer_t<kiln_layer_plugin_init_fn>>(
+                                                  KILN_LAYER_PLUGIN_INIT_SYMBOL),
+                                              canonical);
+      if (!refused.empty()) return fail(refused);
+      return nullptr;
+    }
     return fail(std::string("missing entry symbol '") + KILN_BACKEND_INIT_SYMBOL +
-                "' (is this a Kiln backend plugin?)");
+                "' (is this a Kiln backend plugin?); a layer plugin would export '" KILN_LAYER_PLUGIN_INIT_SYMBOL "'");
+  }
   auto init = lib->get<kiln_status(const kiln_host_api*, uint32_t, const kiln_backend_api**)>(KILN_BACKEND_INIT_SYMBOL);
   int32_t score = 0;
   if (lib->has(KILN_BACKEND_SCORE_SYMBOL)) {

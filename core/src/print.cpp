@@ -62,7 +62,7 @@ void render(std::ostringstream& os, const std::vector<double>& flat, const Shape
   bool cut = elide && n > 2 * kEdge;
   for (int64_t i = 0; i < n; ++i) {
     if (cut && i == kEdge) {
-      os << "..." << sep;
+      os << (last_axis ? " ..." : "...") << sep;  // PyTorch pads the elided item of the last axis
       i = n - kEdge;
     }
     emit_item(i);
@@ -90,7 +90,9 @@ std::string Tensor::str() const {
     f.scientific = true;
   }
   bool elide = numel() > kThreshold;
-  for (double v : flat) f.width = std::max(f.width, static_cast<int>(f.format(v).size()));
+  // As PyTorch: the column width comes from the finite values; inf and nan are not padded for.
+  for (double v : flat)
+    if (std::isfinite(v)) f.width = std::max(f.width, static_cast<int>(f.format(v).size()));
   std::ostringstream os;
   os << "tensor(";
   if (dim() == 0) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <kiln/device.hpp>
+#include <kiln/layer_plugin_host.hpp>
 #include <kiln/plugin/kiln_backend.h>
 
 #include <memory>
@@ -49,8 +50,9 @@ class Registry {
   const std::vector<PluginFailure>& failures() const { return failures_; }
   const std::vector<std::string>& search_path() const { return search_path_; }
   BackendEntry* find(const std::string& name) const;
-  // Loads one file; returns the entry or throws PluginError.
+  // Loads one file; returns the entry (nullptr for a layer plugin) or throws PluginError.
   BackendEntry* load_file(const std::string& path);
+  const std::vector<LayerPluginInfo>& layer_plugins() const { return layer_plugins_; }
 
   Device default_device();
   void set_default_device(const Device& d);
@@ -59,15 +61,23 @@ class Registry {
   Registry();
   void discover();
   void add(BackendEntry* entry);
+  // Checks and registers a layer plugin's layers (layer_plugin_host.cpp); returns the reason it
+  // was refused, or "" when it was loaded.
+  std::string load_layer_plugin(kiln_layer_plugin_init_fn init, const std::string& file);
   std::mutex mutex_;
   std::vector<BackendEntry*> backends_;
   std::vector<BackendEntry*> host_backends_;
   std::vector<PluginFailure> failures_;
   std::vector<std::string> search_path_;
   std::vector<std::string> loaded_files_;
+  std::vector<LayerPluginInfo> layer_plugins_;
   Device default_;
   bool default_set_ = false;
 };
+
+// Runs plugin discovery once (loading layer plugins, so their layers can be found); a no-op on
+// the thread that is discovering.
+void discover_plugins();
 
 // Log to stderr, filtered by KILN_LOG_LEVEL (debug, info, warn (default), error, off).
 void log(kiln_log_level level, const std::string& message);

@@ -132,7 +132,8 @@ ojson describe(const nn::Module& m, const std::string& path) {
   for (const auto& [name, child] : m.named_children()) {
     ojson c = ojson::object();
     c["name"] = name;
-    for (auto& [k, v] : describe(*child, path.empty() ? name : path + "." + name).items()) c[k] = v;
+    ojson described = describe(*child, path.empty() ? name : path + "." + name);
+    for (auto& [k, v] : described.items()) c[k] = std::move(v);
     children.push_back(std::move(c));
   }
   node["children"] = std::move(children);
@@ -159,10 +160,6 @@ ojson index_tensors(const std::map<std::string, Tensor>& tensors, std::vector<Pe
     pending.push_back(std::move(p));
   }
   return index;
-}
-
-void swap_bytes(std::vector<unsigned char>& buf, size_t element) {
-  for (size_t i = 0; i + element <= buf.size(); i += element) std::reverse(buf.begin() + i, buf.begin() + i + element);
 }
 
 void write_file(const std::string& path, const nn::Module& model, const optim::Optimizer* optimizer, bool checkpoint,
@@ -214,7 +211,7 @@ void write_file(const std::string& path, const nn::Module& model, const optim::O
     size_t element = dtype_size(src.dtype());
     buf.resize(p.length);
     detail::read_bytes(src, static_cast<size_t>(src.offset()) * element, buf.data(), buf.size());
-    if constexpr (std::endian::native == std::endian::big) swap_bytes(buf, element);
+    if constexpr (std::endian::native == std::endian::big) kf::swap_elements(buf.data(), buf.size(), element);
     crc = kf::crc32_update(crc, buf.data(), buf.size());
     out.write(buf.data(), buf.size());
     size_t pad = align_up(p.length) - p.length;

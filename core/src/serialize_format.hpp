@@ -42,6 +42,10 @@ void encode_header(const Header& header, unsigned char out[kHeaderSize]);
 Header decode_header(const unsigned char in[kHeaderSize]);
 uint32_t crc32_update(uint32_t crc, const void* data, size_t bytes);
 inline uint64_t align_up(uint64_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+// Reverses the bytes of each element (tensor data on a big-endian host).
+inline void swap_elements(unsigned char* p, size_t bytes, size_t element) {
+  for (size_t i = 0; i + element <= bytes; i += element) std::reverse(p + i, p + i + element);
+}
 
 // Throws DataError "<file>: byte <offset>: <reason>".
 [[noreturn]] void fail(const std::string& file, uint64_t offset, const std::string& reason);
@@ -83,7 +87,11 @@ ParsedFile parse(const unsigned char* bytes, size_t size, const std::string& fil
 // Rebuilds the architecture and loads the tensors (created on the default device).
 nn::ModulePtr build_model(const ParsedFile& parsed);
 Tensor read_tensor(const ParsedFile& parsed, const TensorEntry& entry);
-Checkpoint read_checkpoint(const ParsedFile& parsed);
+// The model and, unless model_only, the optimizer state, epoch, RNG state and metadata.
+Checkpoint read_checkpoint(const ParsedFile& parsed, bool model_only = false);
+// parse + read_checkpoint, with any stray JSON exception turned into DataError (load's core).
+Checkpoint load_from_memory(const unsigned char* bytes, size_t size, const std::string& file,
+                            const ReadOptions& options = {}, bool model_only = false);
 
 // Nesting depth of a JSON value, counting at most up to `limit`.
 template <typename Json>

@@ -85,23 +85,30 @@ class ProgressBar : public Callback {
   void on_epoch_end(int epoch, Logs& logs) override;
   ProgressBarOptions options;
 
-  // One bar, usable on its own (Model::evaluate uses it): update(current step, values) redraws,
-  // finish(values) prints the final line.
+  // One bar, usable on its own (Model::evaluate uses it). On a terminal update() redraws in place;
+  // elsewhere it does nothing and print_line() writes an intermediate line. finish() writes the
+  // final line. verbose 2 lines carry no bar: "12s - 25ms/step - loss: ...".
   class Bar {
    public:
-    Bar(int64_t target, std::ostream& out, bool terminal, int width, double min_interval_s, int verbose);
-    void update(int64_t current, const std::vector<std::pair<std::string, double>>& values, bool force = false);
-    void finish(int64_t current, const std::vector<std::pair<std::string, double>>& values);
+    using Values = std::vector<std::pair<std::string, double>>;
+    Bar(int64_t target, std::ostream& out, bool terminal, int width = 30, double min_interval_s = 0.05,
+        int verbose = 1);
+    void update(int64_t current, const Values& values);
+    void print_line(int64_t current, const Values& values);
+    void finish(int64_t current, const Values& values, const std::string& prefix = "");
+    void set_target(int64_t target) { target_ = target; }
 
    private:
-    std::string line(int64_t current, const std::vector<std::pair<std::string, double>>& values, bool final) const;
+    std::string line(int64_t current, const Values& values, bool final) const;
+    double elapsed() const;
     int64_t target_;
     std::ostream& out_;
     bool terminal_;
     int width_;
     double min_interval_s_;
     int verbose_;
-    double start_, last_draw_ = -1;
+    double start_;
+    double last_draw_ = -1;
     size_t last_width_ = 0;
   };
 
@@ -111,6 +118,7 @@ class ProgressBar : public Callback {
   bool terminal_ = false;
   std::unique_ptr<Bar> bar_;
   int64_t seen_steps_ = 0;
+  int64_t last_batch_ = 0;
 };
 
 // Which way a monitored quantity improves. Auto: up for accuracy, precision, recall, f1 and auc
@@ -152,18 +160,21 @@ class EarlyStopping : public Callback {
 
 // Saves the model after epochs. path may hold {epoch} (1-based), any log key ({val_loss}), and a
 // Python-style format spec ({epoch:02d}, {val_loss:.4f}). With save_best_only, it saves only when
-// `monitor` improves on the best so far. The file is written by kiln::save (serialize.hpp).
+// `monitor` improves on the best so far (the best is kept across fits). Missing folders are
+// created; the file is written by kiln::save or kiln::save_checkpoint (serialize.hpp).
 struct ModelCheckpointOptions {
   std::string monitor = "val_loss";
   bool save_best_only = false;
   Mode mode = Mode::Auto;
   std::optional<double> initial_value_threshold;  // the value to beat on the first epoch
+  // true: kiln::save_checkpoint with the optimizer's state and the epoch (resume exactly);
+  // false: kiln::save, the model alone.
+  bool include_optimizer = false;
   int verbose = 0;
 };
 class ModelCheckpoint : public Callback {
  public:
   explicit ModelCheckpoint(std::string path, ModelCheckpointOptions options = {});
-  void on_train_begin(const Logs& logs) override;
   void on_epoch_end(int epoch, Logs& logs) override;
   std::string path;
   ModelCheckpointOptions options;
@@ -267,6 +278,9 @@ class LambdaCallback : public Callback {
   }
   LambdaCallbackFns fns;
 };
+
+// True when out is std::cout or std::cerr and that stream is a terminal (isatty).
+bool is_terminal(const std::ostream& out);
 
 // Formats a log value as Keras does: 4 decimals, or scientific when |v| < 1e-3 (and not 0).
 std::string format_value(double value);

@@ -129,6 +129,8 @@ class Model {
   // One optimization step on one batch; returns that batch's loss and metrics.
   Logs train_on_batch(const Tensor& x, const Tensor& y);
   Logs test_on_batch(const Tensor& x, const Tensor& y);
+  // Writes the module to a .kiln file (kiln::save; see serialize.hpp for errors).
+  void save(const std::string& path) const;
   // Runs the module (in its current mode, recording gradients as usual).
   Tensor operator()(const Tensor& x) { return (*module_)(x); }
 

@@ -1,0 +1,233 @@
+// GEMM driver: blocking, packing and the parallel split (micro-kernels live in gemm_<isa>.cpp).
+//
+// Note [GEMM loop order]: for each block of NC columns and KC depth, B is packed into NR-wide
+// micro-panels (the block stays in L2) and A into MR-high micro-panels. Each task owns a range of
+// A micro-panels; for each one (in L1) it sweeps the B micro-panels of the block. Tasks split the
+// rows (then the columns when there are few rows); the sum over k of an element is always done in
+// the same order, so the result is the same for every thread count.
+#include "gemm.hpp"
+
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "common.hpp"
+
+namespace kiln::tbbk {
+namespace {
+
+// 64-byte aligned growable scratch (the micro-kernels use aligned loads on packed B).
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  ~AlignedBuffer() { std::free(p_); }
+  void* get(size_t bytes) {
+    if (bytes > size_) {
+      std::free(p_);
+      size_ = (bytes + 4095) / 4096 * 4096;
+      p_ = std::aligned_alloc(64, size_);
+      if (p_ == nullptr) {
+        size_ = 0;
+        throw std::bad_alloc();
+      }
+    }
+    return p_;
+  }
+
+ private:
+  void* p_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Packing buffers are kept per thread so the steady state allocates nothing; a GEMM that starts
+// while its thread's buffers are in use (a nested call) gets fresh ones.
+struct Scratch {
+  AlignedBuffer a, b;
+  bool busy = false;
+};
+thread_local Scratch tls_scratch;
+
+template <class T>
+void pack_a(const T* A, int64_t rs, int64_t cs, int64_t rows, int64_t kc, int mr, T* dst) {
+  for (int64_t i = 0; i < mr; ++i) {
+    if (i >= rows) {
+      for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = T(0);
+      continue;
+    }
+    const T* src = A + i * rs;
+    if (cs == 1) {
+      for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = src[k];
+    } else {
+      for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = src[k * cs];
+    }
+  }
+}
+
+template <class T>
+void pack_b(const T* B, int64_t rs, int64_t cs, int64_t kc, int64_t cols, int nr, T* dst) {
+  if (cs == 1 && cols == nr) {
+    for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, B + k * rs, sizeof(T) * nr);
+    return;
+  }
+  for (int64_t j = 0; j < nr; ++j) {
+    if (j >= cols) {
+      for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = T(0);
+      continue;
+    }
+    const T* src = B + j * cs;
+    for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = src[k * rs];
+  }
+}
+
+template <class T>
+const MicroKernel<T>& kernel_for() {
+  if constexpr (sizeof(T) == 4) return sgemm_kernel();
+  else return dgemm_kernel();
+}
+
+template <class T>
+void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_t a_cs, const T* B, int64_t b_rs,
+               int64_t b_cs, T* C, int64_t ldc, bool accumulate, bool parallel) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, T(0));
+    return;
+  }
+  const MicroKernel<T>& uk = kernel_for<T>();
+  const int MR = uk.mr, NR = uk.nr;
+  const int threads = num_threads();
+  const bool par = parallel && threads > 1 && static_cast<double>(M) * N * K >= 262144.0 * 2;
+
+  // Even blocks: split K and N into equal pieces no larger than the kernel's limits.
+  const int64_t kblocks = (K + uk.kc - 1) / uk.kc;
+  const int64_t KC = (K + kblocks - 1) / kblocks;
+  const int64_t nblocks = (N + uk.nc - 1) / uk.nc;
+  const int64_t NC = ((N + nblocks - 1) / nblocks + NR - 1) / NR * NR;
+  const int64_t MB = 4096 / MR * MR;  // rows of A packed at once (bounds the A buffer)
+
+  Scratch local;
+  Scratch& scratch = tls_scratch.busy ? local : tls_scratch;
+  scratch.busy = true;
+  struct Release {
+    Scratch& s;
+    ~Release() { s.busy = false; }
+  } release{scratch};
+  T* bp = static_cast<T*>(scratch.b.get(sizeof(T) * KC * NC));
+  T* ap = static_cast<T*>(scratch.a.get(sizeof(T) * KC * std::min(MB, (M + MR - 1) / MR * MR)));
+
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = std::min(NC, N - jc);
+    const int64_t np = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min(KC, K - pc);
+      const bool beta = accumulate || pc > 0;
+      for (int64_t ib = 0; ib < M; ib += MB) {
+        const int64_t mb = std::min(MB, M - ib);
+        const int64_t mp = (mb + MR - 1) / MR;
+        // pack: B panels only with the first row block, then this block's A panels
+        const int64_t bpanels = ib == 0 ? np : 0;
+        auto pack = [&](int64_t t) {
+          if (t < bpanels) {
+            pack_b(B + pc * b_rs + (jc + t * NR) * b_cs, b_rs, b_cs, kc, std::min<int64_t>(NR, nc - t * NR), NR,
+                   bp + t * kc * NR);
+          } else {
+            const int64_t p = t - bpanels;
+            pack_a(A + (ib + p * MR) * a_rs + pc * a_cs, a_rs, a_cs, std::min<int64_t>(MR, mb - p * MR), kc, MR,
+                   ap + p * kc * MR);
+          }
+        };
+        if (par) {
+          tbb::parallel_for(tbb::blocked_range<int64_t>(0, bpanels + mp, 4),
+                            [&](const tbb::blocked_range<int64_t>& r) {
+                              for (int64_t t = r.begin(); t < r.end(); ++t) pack(t);
+                            });
+        } else {
+          for (int64_t t = 0; t < bpanels + mp; ++t) pack(t);
+        }
+        // compute: tiles of (A panel range) x (B panel range)
+        const int64_t target = par ? 4 * threads : 1;
+        const int64_t tm = std::min(mp, target);
+        const int64_t tn = std::min(np, (target + tm - 1) / tm);
+        auto tile = [&](int64_t t) {
+          const int64_t r0 = (t / tn) * mp / tm, r1 = (t / tn + 1) * mp / tm;
+          const int64_t c0 = (t % tn) * np / tn, c1 = (t % tn + 1) * np / tn;
+          alignas(64) T edge[16 * 32];
+          for (int64_t ir = r0; ir < r1; ++ir) {
+            const int64_t row = ib + ir * MR;
+            const int64_t rows = std::min<int64_t>(MR, M - row);
+            for (int64_t jr = c0; jr < c1; ++jr) {
+              const int64_t col = jc + jr * NR;
+              const int64_t cols = std::min<int64_t>(NR, N - col);
+              T* c = C + row * ldc + col;
+              if (rows == MR && cols == NR) {
+                uk.run(kc, ap + ir * kc * MR, bp + jr * kc * NR, c, ldc, beta);
+                continue;
+              }
+              uk.run(kc, ap + ir * kc * MR, bp + jr * kc * NR, edge, NR, false);
+              for (int64_t i = 0; i < rows; ++i)
+                for (int64_t j = 0; j < cols; ++j)
+                  c[i * ldc + j] = beta ? c[i * ldc + j] + edge[i * NR + j] : edge[i * NR + j];
+            }
+          }
+        };
+        if (par && tm * tn > 1) {
+          tbb::parallel_for(tbb::blocked_range<int64_t>(0, tm * tn, 1),
+                            [&](const tbb::blocked_range<int64_t>& r) {
+                              for (int64_t t = r.begin(); t < r.end(); ++t) tile(t);
+                            },
+                            tbb::simple_partitioner());
+        } else {
+          for (int64_t t = 0; t < tm * tn; ++t) tile(t);
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+MicroKernel<T> choose(MicroKernel<T> (*avx512)(), MicroKernel<T> (*avx2)(), MicroKernel<T> (*generic)()) {
+  const char* forced = std::getenv("KILN_TBB_ISA");
+  const bool allow512 = !forced || std::strcmp(forced, "avx512") == 0;
+  const bool allow2 = !forced || std::strcmp(forced, "generic") != 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (allow512 && __builtin_cpu_supports("avx512f")) return avx512();
+  if (allow2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return avx2();
+#else
+  (void)avx512;
+  (void)avx2;
+  (void)allow512;
+  (void)allow2;
+#endif
+  return generic();
+}
+
+}  // namespace
+
+const MicroKernel<float>& sgemm_kernel() {
+  static const MicroKernel<float> k = choose(sgemm_kernel_avx512, sgemm_kernel_avx2, sgemm_kernel_generic);
+  return k;
+}
+const MicroKernel<double>& dgemm_kernel() {
+  static const MicroKernel<double> k = choose(dgemm_kernel_avx512, dgemm_kernel_avx2, dgemm_kernel_generic);
+  return k;
+}
+const char* gemm_isa() { return sgemm_kernel().isa; }
+
+template <class T>
+void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_t a_cs, const T* B, int64_t b_rs,
+          int64_t b_cs, T* C, int64_t ldc, bool accumulate, bool parallel) {
+  gemm_impl(M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, C, ldc, accumulate, parallel);
+}
+template void gemm<float>(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*, int64_t, int64_t,
+                          float*, int64_t, bool, bool);
+template void gemm<double>(int64_t, int64_t, int64_t, const double*, int64_t, int64_t, const double*, int64_t,
+                           int64_t, double*, int64_t, bool, bool);
+
+}  // namespace kiln::tbbk

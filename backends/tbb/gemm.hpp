@@ -1,0 +1,45 @@
+// The backend's own packed, cache-blocked GEMM (float32 and float64):
+//   C[M x N] (row-major, leading dimension ldc) = (accumulate ? C : 0) + A[M x K] * B[K x N]
+// A and B may have any row and column strides (transposed operands are handled by packing).
+// With `parallel`, large products split across TBB threads; the split never changes the
+// arithmetic of an element, so results do not depend on the thread count.
+#ifndef KILN_BACKENDS_TBB_GEMM_HPP
+#define KILN_BACKENDS_TBB_GEMM_HPP
+
+#include <cstdint>
+
+namespace kiln::tbbk {
+
+template <class T>
+void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_t a_cs, const T* B, int64_t b_rs,
+          int64_t b_cs, T* C, int64_t ldc, bool accumulate, bool parallel);
+
+// A micro-kernel computes one MR x NR tile of C from packed panels:
+//   C[i][j] (+)= sum_k a[k * MR + i] * b[k * NR + j], row i of C at c + i * ldc.
+template <class T>
+struct MicroKernel {
+  int mr = 0;
+  int nr = 0;
+  int64_t kc = 0;  // depth of a packed block (the A micro-panel stays in L1)
+  int64_t nc = 0;  // columns of a packed B block (stays in L2)
+  const char* isa = "";
+  void (*run)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, bool accumulate) = nullptr;
+};
+
+// Per-ISA kernels (gemm_avx512.cpp, gemm_avx2.cpp, gemm_generic.cpp).
+MicroKernel<float> sgemm_kernel_avx512();
+MicroKernel<double> dgemm_kernel_avx512();
+MicroKernel<float> sgemm_kernel_avx2();
+MicroKernel<double> dgemm_kernel_avx2();
+MicroKernel<float> sgemm_kernel_generic();
+MicroKernel<double> dgemm_kernel_generic();
+
+// The kernels chosen for this CPU (AVX-512 > AVX2+FMA > portable); KILN_TBB_ISA=avx2|generic
+// forces a lower one for testing.
+const MicroKernel<float>& sgemm_kernel();
+const MicroKernel<double>& dgemm_kernel();
+const char* gemm_isa();
+
+}  // namespace kiln::tbbk
+
+#endif  // KILN_BACKENDS_TBB_GEMM_HPP

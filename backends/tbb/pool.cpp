@@ -1,0 +1,161 @@
+// MAXPOOL2D, AVGPOOL2D and their backwards, NCHW; every (n, c) plane is independent, so planes
+// run in parallel and each plane's gradient is accumulated serially (deterministic).
+#include "ops.hpp"
+
+namespace kiln::tbbk {
+namespace {
+
+struct Window {
+  int64_t H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw;
+  bool include_pad;
+};
+
+Window window(const Desc& x, const Desc& y, const kiln_pool2d_attrs& a, kiln_op op) {
+  if (x.ndim != 4 || y.ndim != 4 || x.shape[0] != y.shape[0] || x.shape[1] != y.shape[1])
+    fail(KILN_STATUS_INVALID_ARGUMENT, "tbb: ", op_name(op), " expects 4-d NCHW input and output with equal N, C");
+  Window w{x.shape[2], x.shape[3], y.shape[2], y.shape[3], a.kernel[0], a.kernel[1], a.stride[0], a.stride[1],
+           a.padding[0], a.padding[1], a.dilation[0], a.dilation[1], a.count_include_pad != 0};
+  if (w.kh < 1 || w.kw < 1 || w.sh < 1 || w.sw < 1)
+    fail(KILN_STATUS_INVALID_ARGUMENT, "tbb: ", op_name(op), ": kernel and stride must be positive");
+  if (op == KILN_OP_MAXPOOL2D || op == KILN_OP_MAXPOOL2D_BACKWARD) {
+    if (w.dh < 1 || w.dw < 1) fail(KILN_STATUS_INVALID_ARGUMENT, "tbb: ", op_name(op), ": dilation must be positive");
+  }
+  return w;
+}
+
+template <class T>
+void maxpool(const Window& w, int64_t planes, const T* x, T* y, int64_t* idx) {
+  const int64_t plane_in = w.H * w.W, plane_out = w.OH * w.OW;
+  parallel_range(planes, std::max<int64_t>(1, kGrainCheap / std::max<int64_t>(1, plane_out * w.kh * w.kw)),
+                 [&](int64_t s, int64_t e) {
+    for (int64_t p = s; p < e; ++p) {
+      const T* xp = x + p * plane_in;
+      for (int64_t oh = 0; oh < w.OH; ++oh)
+        for (int64_t ow = 0; ow < w.OW; ++ow) {
+          const int64_t h0 = oh * w.sh - w.ph, w0 = ow * w.sw - w.pw;
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t at = -1;
+          bool done = false;
+          for (int64_t i = 0; i < w.kh && !done; ++i) {
+            const int64_t h = h0 + i * w.dh;
+            if (h < 0 || h >= w.H) continue;
+            for (int64_t j = 0; j < w.kw; ++j) {
+              const int64_t c = w0 + j * w.dw;
+              if (c < 0 || c >= w.W) continue;
+              const T v = xp[h * w.W + c];
+              if (at < 0 || v > best || v != v) {  // padded cells never win; the first NaN wins
+                best = v;
+                at = h * w.W + c;
+                if (v != v) {
+                  done = true;
+                  break;
+                }
+              }
+            }
+          }
+          y[p * plane_out + oh * w.OW + ow] = best;
+          idx[p * plane_out + oh * w.OW + ow] = at < 0 ? 0 : at;
+        }
+    }
+  });
+}
+
+template <class T>
+void maxpool_backward(const Window& w, int64_t planes, const T* dy, const int64_t* idx, T* dx) {
+  const int64_t plane_in = w.H * w.W, plane_out = w.OH * w.OW;
+  // validate first, so the error names the first bad position whatever the thread count
+  for (int64_t i = 0; i < planes * plane_out; ++i)
+    if (idx[i] < 0 || idx[i] >= plane_in)
+      fail(KILN_STATUS_INVALID_ARGUMENT, "tbb: maxpool2d_backward: index ", idx[i], " at position ", i,
+           " is out of range [0, ", plane_in, ")");
+  parallel_range(planes, std::max<int64_t>(1, kGrainCheap / std::max<int64_t>(1, plane_in + plane_out)),
+                 [&](int64_t s, int64_t e) {
+    for (int64_t p = s; p < e; ++p) {
+      T* dxp = dx + p * plane_in;
+      std::fill(dxp, dxp + plane_in, T(0));
+      for (int64_t o = 0; o < plane_out; ++o) dxp[idx[p * plane_out + o]] += dy[p * plane_out + o];
+    }
+  });
+}
+
+// PyTorch's avg_pool2d window: the divisor counts padded cells (within H + pad) or only valid ones.
+struct AvgCell {
+  int64_t h0, h1, w0, w1, divisor;
+};
+inline AvgCell avg_cell(const Window& w, int64_t oh, int64_t ow) {
+  int64_t h0 = oh * w.sh - w.ph, w0 = ow * w.sw - w.pw;
+  int64_t h1 = std::min(h0 + w.kh, w.H + w.ph), w1 = std::min(w0 + w.kw, w.W + w.pw);
+  const int64_t pool_size = (h1 - h0) * (w1 - w0);
+  h0 = std::max<int64_t>(h0, 0), w0 = std::max<int64_t>(w0, 0);
+  h1 = std::min(h1, w.H), w1 = std::min(w1, w.W);
+  const int64_t valid = std::max<int64_t>(0, h1 - h0) * std::max<int64_t>(0, w1 - w0);
+  return {h0, h1, w0, w1, w.include_pad ? pool_size : valid};
+}
+
+template <class T>
+void avgpool(const Window& w, int64_t planes, const T* x, T* y) {
+  const int64_t plane_in = w.H * w.W, plane_out = w.OH * w.OW;
+  parallel_range(planes, std::max<int64_t>(1, kGrainCheap / std::max<int64_t>(1, plane_out * w.kh * w.kw)),
+                 [&](int64_t s, int64_t e) {
+    for (int64_t p = s; p < e; ++p)
+      for (int64_t oh = 0; oh < w.OH; ++oh)
+        for (int64_t ow = 0; ow < w.OW; ++ow) {
+          const AvgCell c = avg_cell(w, oh, ow);
+          T out = 0;
+          if (c.h0 < c.h1 && c.w0 < c.w1) {
+            double sum = 0;
+            for (int64_t h = c.h0; h < c.h1; ++h)
+              for (int64_t j = c.w0; j < c.w1; ++j) sum += x[p * plane_in + h * w.W + j];
+            out = static_cast<T>(sum / static_cast<double>(c.divisor));
+          }
+          y[p * plane_out + oh * w.OW + ow] = out;
+        }
+  });
+}
+
+template <class T>
+void avgpool_backward(const Window& w, int64_t planes, const T* dy, T* dx) {
+  const int64_t plane_in = w.H * w.W, plane_out = w.OH * w.OW;
+  parallel_range(planes, std::max<int64_t>(1, kGrainCheap / std::max<int64_t>(1, plane_out * w.kh * w.kw)),
+                 [&](int64_t s, int64_t e) {
+    for (int64_t p = s; p < e; ++p) {
+      T* dxp = dx + p * plane_in;
+      std::fill(dxp, dxp + plane_in, T(0));
+      for (int64_t oh = 0; oh < w.OH; ++oh)
+        for (int64_t ow = 0; ow < w.OW; ++ow) {
+          const AvgCell c = avg_cell(w, oh, ow);
+          if (c.h0 >= c.h1 || c.w0 >= c.w1) continue;
+          const T g = static_cast<T>(dy[p * plane_out + oh * w.OW + ow] / static_cast<double>(c.divisor));
+          for (int64_t h = c.h0; h < c.h1; ++h)
+            for (int64_t j = c.w0; j < c.w1; ++j) dxp[h * w.W + j] += g;
+        }
+    }
+  });
+}
+
+}  // namespace
+
+void launch_pool(kiln_op op, const Desc* inputs, const Desc* outputs, const kiln_pool2d_attrs& attrs) {
+  dispatch_float(outputs[0].dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const Desc& big = (op == KILN_OP_MAXPOOL2D || op == KILN_OP_AVGPOOL2D) ? inputs[0] : outputs[0];
+    const Desc& small = (op == KILN_OP_MAXPOOL2D || op == KILN_OP_AVGPOOL2D) ? outputs[0] : inputs[0];
+    const Window w = window(big, small, attrs, op);
+    const int64_t planes = big.shape[0] * big.shape[1];
+    if (numel(outputs[0]) == 0) return;
+    DenseInput in(inputs[0]);
+    switch (op) {
+      case KILN_OP_MAXPOOL2D:
+        return maxpool(w, planes, in.data<T>(), base_ptr<T>(outputs[0]), base_ptr<int64_t>(outputs[1]));
+      case KILN_OP_AVGPOOL2D: return avgpool(w, planes, in.data<T>(), base_ptr<T>(outputs[0]));
+      case KILN_OP_AVGPOOL2D_BACKWARD: return avgpool_backward(w, planes, in.data<T>(), base_ptr<T>(outputs[0]));
+      case KILN_OP_MAXPOOL2D_BACKWARD: {
+        DenseInput idx(inputs[1]);
+        return maxpool_backward(w, planes, in.data<T>(), idx.data<int64_t>(), base_ptr<T>(outputs[0]));
+      }
+      default: fail(KILN_STATUS_UNSUPPORTED, "tbb: ", op_name(op), " is not a pooling op");
+    }
+  });
+}
+
+}  // namespace kiln::tbbk

@@ -1,0 +1,18 @@
+# cmake -DUMBRELLA=kiln.hpp -DHEADERS=core/include/kiln -P check_umbrella.cmake
+# Fails naming each public header the umbrella header does not include.
+file(READ ${UMBRELLA} umbrella)
+file(GLOB_RECURSE headers RELATIVE ${HEADERS} ${HEADERS}/*.hpp)
+set(missing)
+foreach(h ${headers})
+  if(h STREQUAL "layer_plugin.hpp")  # only layer plugins include it (it redefines KILN_REGISTER_LAYER)
+    continue()
+  endif()
+  string(FIND "${umbrella}" "#include <kiln/${h}>" at)
+  if(at EQUAL -1)
+    list(APPEND missing kiln/${h})
+  endif()
+endforeach()
+if(missing)
+  message(FATAL_ERROR "${UMBRELLA} does not include: ${missing}")
+endif()
+message(STATUS "kiln.hpp includes all public core headers")
