@@ -33,7 +33,7 @@ endforeach()
 install(TARGETS kiln_plugin_abi EXPORT KilnTargets COMPONENT core)
 
 install(EXPORT KilnTargets NAMESPACE Kiln:: DESTINATION ${KILN_CMAKE_INSTALL_DIR} COMPONENT core)
-set(KILN_EXPORTED_COMPONENTS "${_kiln_exported}")
+string(REPLACE ";" ", " KILN_EXPORTED_COMPONENTS "${_kiln_exported}")
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/KilnConfig.cmake.in
                               ${CMAKE_BINARY_DIR}/package/KilnConfig.cmake
                               INSTALL_DESTINATION ${KILN_CMAKE_INSTALL_DIR}

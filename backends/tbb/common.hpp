@@ -24,6 +24,10 @@
 #define KILN_TBB_CLONES
 #endif
 
+// Helpers called inside multi-versioned loops: GCC does not inline a default-ISA function into an
+// arch-specific clone unless told to, and an out-of-line call there stops vectorization.
+#define KILN_TBB_INLINE inline __attribute__((always_inline))
+
 namespace kiln::tbbk {
 
 using plugin::fail;
@@ -77,7 +81,7 @@ void dispatch_all(int32_t dtype, Fn&& fn) {
 }
 
 // ---- the conversion rule (CAST, FILL, integer scalars, random outputs) ----
-inline float narrow_to_float(double v) {
+KILN_TBB_INLINE float narrow_to_float(double v) {
   constexpr double kMax = std::numeric_limits<float>::max();
   constexpr double kRoundsToInf = 0x1.ffffffp+127;
   constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -86,7 +90,7 @@ inline float narrow_to_float(double v) {
   return static_cast<float>(v);
 }
 template <class I>
-inline I saturate(double v) {
+KILN_TBB_INLINE I saturate(double v) {
   using L = std::numeric_limits<I>;
   if (v != v) return 0;
   if (v >= static_cast<double>(L::max()) + 1.0) return L::max();
@@ -100,7 +104,7 @@ inline bool truthy(T v) {
 }
 // -> bool is != 0; bool -> x is 0/1; float -> int clamps then truncates (NaN -> 0); int -> int wraps.
 template <class To, class From>
-inline To convert(From v) {
+KILN_TBB_INLINE To convert(From v) {
   if constexpr (std::is_same_v<To, Bool8>) {
     return Bool8{static_cast<uint8_t>(truthy(v) ? 1 : 0)};
   } else if constexpr (std::is_same_v<From, Bool8>) {
@@ -119,17 +123,17 @@ template <class T>
 using wide_unsigned_t =
     std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
 template <class T>
-inline T wrap_add(T a, T b) {
+KILN_TBB_INLINE T wrap_add(T a, T b) {
   if constexpr (is_float_v<T>) return a + b;
   else return static_cast<T>(static_cast<wide_unsigned_t<T>>(a) + static_cast<wide_unsigned_t<T>>(b));
 }
 template <class T>
-inline T wrap_sub(T a, T b) {
+KILN_TBB_INLINE T wrap_sub(T a, T b) {
   if constexpr (is_float_v<T>) return a - b;
   else return static_cast<T>(static_cast<wide_unsigned_t<T>>(a) - static_cast<wide_unsigned_t<T>>(b));
 }
 template <class T>
-inline T wrap_mul(T a, T b) {
+KILN_TBB_INLINE T wrap_mul(T a, T b) {
   if constexpr (is_float_v<T>) return a * b;
   else return static_cast<T>(static_cast<wide_unsigned_t<T>>(a) * static_cast<wide_unsigned_t<T>>(b));
 }

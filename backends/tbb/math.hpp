@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common.hpp"
+
 namespace kiln::tbbk {
 
 // exp for float32, within 2 ulp of expf over the normal range, vectorizable (no libm call).
 // Results below FLT_MIN (x < -86.9) flush to 0; x > 88.72 gives +inf; NaN propagates.
-inline float fast_expf(float x) {
+KILN_TBB_INLINE float fast_expf(float x) {
   float xc = x > -86.9f ? x : -86.9f;  // NaN goes to the clamp value and is restored at the end
   xc = xc < 88.72f ? xc : 88.72f;
   const float kLog2e = 1.44269504088896341f;
@@ -38,24 +40,24 @@ inline float fast_expf(float x) {
 }
 
 template <class T>
-inline T exp_t(T x) {
+KILN_TBB_INLINE T exp_t(T x) {
   if constexpr (sizeof(T) == 4) return fast_expf(x);
   else return std::exp(x);
 }
 
 template <class T>
-inline T sigmoid_t(T x) {
+KILN_TBB_INLINE T sigmoid_t(T x) {
   return T(1) / (T(1) + exp_t<T>(-x));
 }
 
 template <class T>
-inline T gelu_t(T x) {
+KILN_TBB_INLINE T gelu_t(T x) {
   return x * T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
 }
 
 // d/dx gelu(x) = Phi(x) + x * phi(x)
 template <class T>
-inline T gelu_grad_t(T x) {
+KILN_TBB_INLINE T gelu_grad_t(T x) {
   T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
   T pdf = std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);
   return cdf + x * pdf;

@@ -156,6 +156,46 @@ void for_each_output(const Plan& p, const T* x, Finish finish) {
   });
 }
 
+// Column path for SUM and MEAN when the innermost kept dim is the input's unit-stride dim
+// (sum over the batch of [N, D], bias gradients): each task owns a block of output columns and
+// adds whole input rows into a vector of accumulators, instead of walking each column with a
+// large stride.
+constexpr int64_t kColBlock = 256;
+
+template <class T>
+KILN_TBB_CLONES void add_row(acc_t<T>* __restrict acc, const T* __restrict row, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) acc[j] = wrap_add(acc[j], static_cast<acc_t<T>>(row[j]));
+}
+
+template <class T>
+bool column_sum(const Plan& p, const T* x, T* out, bool mean) {
+  if (p.nk == 0 || p.kstride[p.nk - 1] != 1 || p.kshape[p.nk - 1] < 16 || p.length < 2) return false;
+  const int64_t D = p.kshape[p.nk - 1], outer = p.outputs / D;
+  const int64_t blocks = (D + kColBlock - 1) / kColBlock;
+  const int64_t rstride = p.region.strides[0][p.region.ndim - 1];
+  const int64_t grain = std::max<int64_t>(1, kGrainCheap / (p.length * kColBlock));
+  parallel_range(outer * blocks, grain, [&](int64_t s, int64_t e) {
+    acc_t<T> acc[kColBlock];
+    for (int64_t t = s; t < e; ++t) {
+      const int64_t q = t / blocks, j0 = (t % blocks) * kColBlock, w = std::min(kColBlock, D - j0);
+      const T* base = x + input_offset(p, q * D) + j0;
+      std::fill(acc, acc + w, acc_t<T>(0));
+      for_each_run(p.region, 0, p.length, [&](const int64_t* off, int64_t count) {
+        for (int64_t r = 0; r < count; ++r) add_row<T>(acc, base + off[0] + r * rstride, w);
+      });
+      T* o = out + q * D + j0;
+      for (int64_t j = 0; j < w; ++j) {
+        if constexpr (is_float_v<T>) {
+          o[j] = convert<T>(mean ? acc[j] / static_cast<double>(p.length) : acc[j]);
+        } else {
+          o[j] = acc[j];
+        }
+      }
+    }
+  });
+  return true;
+}
+
 template <class T>
 void reduce_typed(kiln_op op, const kiln_tensor_desc& xd, const kiln_tensor_desc& od, const kiln_reduce_attrs& attrs) {
   const Plan p = make_plan(xd, attrs);
@@ -165,6 +205,8 @@ void reduce_typed(kiln_op op, const kiln_tensor_desc& xd, const kiln_tensor_desc
   const int64_t n = p.length;
   if (n == 0 && (op == KILN_OP_MAX || op == KILN_OP_MIN))
     fail(KILN_STATUS_INVALID_ARGUMENT, "tbb: ", op_name(op), ": reduction over an empty dimension has no identity");
+  if ((op == KILN_OP_SUM || (op == KILN_OP_MEAN && is_float_v<T>)) && column_sum(p, x, out, op == KILN_OP_MEAN))
+    return;
   switch (op) {
     case KILN_OP_SUM:
       return for_each_output(p, x, [&](int64_t m, const T* b, bool s) {

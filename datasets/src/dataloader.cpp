@@ -3,9 +3,11 @@
 #include <kiln/autograd.hpp>
 #include <kiln/error.hpp>
 
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -188,8 +190,12 @@ DataLoader::DataLoader(DatasetPtr dataset, DataLoaderOptions options) : impl_(st
     impl_->sampler = std::make_shared<SequentialSampler>(impl_->dataset->size());
   }
   if (o.num_workers > 0) {
-    // One slot reserved for the consumer thread, so it can always enter to submit or wait.
-    impl_->arena = std::make_unique<tbb::task_arena>(o.num_workers + 1, 1);
+    // One slot reserved for the consumer thread, so it can always enter to submit or wait. TBB has
+    // max_allowed_parallelism - 1 worker threads in all (1 on a 2-core machine); asking for more
+    // only prints a warning, so the arena asks for at most that many.
+    auto threads = static_cast<int>(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+    int arena_workers = std::max(1, std::min(o.num_workers, threads - 1));
+    impl_->arena = std::make_unique<tbb::task_arena>(arena_workers + 1, 1);
   }
 }
 

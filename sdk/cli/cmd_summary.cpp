@@ -54,7 +54,8 @@ int run(const po::variables_map& vm) {
 
   std::cout << path << ": .kiln format " << header["header"]["format_version"].get<int64_t>() << ", written by Kiln "
             << header.value("kiln_version", std::string("?")) << ", " << header["header"]["file_size"].get<int64_t>()
-            << " bytes" << (ck.epoch >= 0 ? ", trained " + std::to_string(ck.epoch + 1) + " epochs" : std::string())
+            << " bytes" << (ck.epoch >= 0 ? ", trained " + std::to_string(ck.epoch + 1) + (ck.epoch == 0 ? " epoch" : " epochs")
+                            : std::string())
             << "\n";
   if (meta.is_object()) {
     if (meta.contains("model") && meta.contains("dataset"))

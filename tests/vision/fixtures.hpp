@@ -2,8 +2,10 @@
 #pragma once
 
 #include <zlib.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>

@@ -4,6 +4,10 @@
 #include <kiln/error.hpp>
 #include <kiln/ops.hpp>
 #include <kiln/random.hpp>
+#include <kiln/serialize.hpp>
+
+#include <filesystem>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -56,7 +60,7 @@ TEST(Models, SmallResNetForward) {
   EXPECT_EQ(net(randn({1, 1, 28, 28})).shape(), Shape({1, 10}));
   auto imagenet = resnet({1, 1, 1, 1}, {.num_classes = 5});
   imagenet->eval();
-  EXPECT_EQ(imagenet(randn({1, 3, 64, 64})).shape(), Shape({1, 5}));
+  EXPECT_EQ(imagenet(randn({1, 3, 32, 32})).shape(), Shape({1, 5}));
 }
 
 TEST(Models, BasicBlockIsRegistered) {
@@ -69,6 +73,21 @@ TEST(Models, BasicBlockIsRegistered) {
   auto a = original->state_dict(), b = rebuilt->state_dict();
   ASSERT_EQ(a.size(), b.size());
   for (auto& [name, t] : a) EXPECT_EQ(b.at(name).shape(), t.shape()) << name;
+}
+
+TEST(Models, SavedResNetLoadsWithoutSource) {
+  NoGradGuard no_grad;
+  manual_seed(1);
+  auto net = resnet({1, 1, 1, 1}, {.num_classes = 3, .in_channels = 1, .cifar_stem = true});
+  net->eval();
+  auto path = std::filesystem::temp_directory_path() / ("kiln-resnet-" + std::to_string(::getpid()) + ".kiln");
+  save(*net, path.string());
+  nn::ModulePtr loaded = load(path.string());
+  std::filesystem::remove(path);
+  Tensor x = randn({2, 1, 12, 12});
+  EXPECT_EQ(loaded->named_children().size(), net->named_children().size());
+  EXPECT_EQ(loaded->child("layer2")->named_children().front().second->type_name(), "BasicBlock");
+  EXPECT_TRUE(allclose((*loaded)(x), net(x), 1e-5, 1e-5));
 }
 
 }  // namespace

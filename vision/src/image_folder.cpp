@@ -1,21 +1,20 @@
 // ImageFolder: class folders found and sorted like torchvision's find_classes and
 // make_dataset (os.walk with sorted directories and file names), images decoded with OpenCV.
-#include "image_io_impl.hpp"
-
-#include <kiln/error.hpp>
-#include <kiln/vision/image_folder.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <kiln/error.hpp>
+#include <kiln/vision/image_folder.hpp>
 #include <sstream>
+
+#include "image_io_impl.hpp"
 
 namespace kiln::vision {
 
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& default_image_extensions() {
-  static const std::vector<std::string> extensions = {".jpg", ".jpeg", ".png", ".ppm", ".bmp",
+  static const std::vector<std::string> extensions = {".jpg", ".jpeg", ".png",  ".ppm", ".bmp",
                                                       ".pgm", ".tif",  ".tiff", ".webp"};
   return extensions;
 }
@@ -23,7 +22,8 @@ const std::vector<std::string>& default_image_extensions() {
 namespace {
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -59,9 +59,11 @@ std::vector<std::string> find_images(const fs::path& dir, const std::vector<std:
 
 }  // namespace
 
-ImageFolder::ImageFolder(std::string root, ImageFolderOptions options) : root_(std::move(root)), options_(std::move(options)) {
-  KILN_CHECK(options_.mode != ImageReadMode::Unchanged, ValueError,
-             "ImageFolder: mode must be RGB or Gray (every image of a data set needs the same channel count)");
+ImageFolder::ImageFolder(std::string root, ImageFolderOptions options)
+    : root_(std::move(root)), options_(std::move(options)) {
+  KILN_CHECK(
+      options_.mode != ImageReadMode::Unchanged, ValueError,
+      "ImageFolder: mode must be RGB or Gray (every image of a data set needs the same channel count)");
   KILN_CHECK(!options_.extensions.empty(), ValueError, "ImageFolder: expected at least one file extension");
   for (std::string& e : options_.extensions) e = lower(e.empty() || e[0] == '.' ? e : "." + e);
   std::error_code ec;
@@ -82,8 +84,9 @@ ImageFolder::ImageFolder(std::string root, ImageFolderOptions options) : root_(s
     if (files.empty()) empty.push_back((fs::path(root_) / classes_[k]).string());
     for (std::string& f : files) samples_.emplace_back(std::move(f), static_cast<int64_t>(k));
   }
-  KILN_CHECK(empty.empty() || options_.allow_empty, DataError, "ImageFolder: found no valid image file in the class folder",
-             empty.size() > 1 ? "s " : " ", join(empty), "; accepted extensions (any case): ", join(options_.extensions),
+  KILN_CHECK(empty.empty() || options_.allow_empty, DataError,
+             "ImageFolder: found no valid image file in the class folder", empty.size() > 1 ? "s " : " ",
+             join(empty), "; accepted extensions (any case): ", join(options_.extensions),
              ". Set allow_empty to accept empty classes");
 
   if (options_.skip_corrupt) {
@@ -101,8 +104,8 @@ ImageFolder::ImageFolder(std::string root, ImageFolderOptions options) : root_(s
 }
 
 Tensor ImageFolder::load(int64_t index) const {
-  KILN_CHECK(index >= 0 && index < size(), IndexError, "ImageFolder: index ", index, " is out of range for ", size(),
-             " images in '", root_, "'");
+  KILN_CHECK(index >= 0 && index < size(), IndexError, "ImageFolder: index ", index, " is out of range for ",
+             size(), " images in '", root_, "'");
   const std::string& path = samples_[static_cast<size_t>(index)].first;
   return detail::mat_to_chw_float(detail::decode_mat(read_file(path), options_.mode, path));
 }
@@ -113,7 +116,8 @@ data::Example ImageFolder::get(int64_t index) const {
     Generator& gen = options_.generator ? *options_.generator : default_generator();
     img = options_.transform(img, gen);
   }
-  return {img, scalar_tensor(static_cast<double>(samples_[static_cast<size_t>(index)].second), {.dtype = DType::Int64})};
+  return {img, scalar_tensor(static_cast<double>(samples_[static_cast<size_t>(index)].second),
+                             {.dtype = DType::Int64})};
 }
 
 std::vector<int64_t> ImageFolder::targets() const {

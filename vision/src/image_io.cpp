@@ -1,17 +1,15 @@
 // Image decoding and encoding with OpenCV, and torchvision.utils' make_grid and save_image.
-#include "image_io_impl.hpp"
-
-#include <kiln/error.hpp>
-#include <kiln/vision/image_io.hpp>
-
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <kiln/error.hpp>
+#include <kiln/vision/image_io.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "image_io_impl.hpp"
 
 namespace kiln::vision {
 
@@ -20,19 +18,22 @@ namespace detail {
 namespace {
 
 uint32_t read_be32(const std::vector<uint8_t>& d, size_t at) {
-  return (uint32_t{d[at]} << 24) | (uint32_t{d[at + 1]} << 16) | (uint32_t{d[at + 2]} << 8) | uint32_t{d[at + 3]};
+  return (uint32_t{d[at]} << 24) | (uint32_t{d[at + 1]} << 16) | (uint32_t{d[at + 2]} << 8) |
+         uint32_t{d[at + 3]};
 }
 
 void check_png(const std::vector<uint8_t>& d, const std::string& name) {
   size_t at = 8;  // after the signature
   while (true) {
-    KILN_CHECK(at + 8 <= d.size(), DataError, "truncated PNG file '", name, "': expected a chunk header at byte offset ",
-               at, ", but the file ends at ", d.size(), " bytes (no IEND chunk)");
+    KILN_CHECK(at + 8 <= d.size(), DataError, "truncated PNG file '", name,
+               "': expected a chunk header at byte offset ", at, ", but the file ends at ", d.size(),
+               " bytes (no IEND chunk)");
     uint32_t length = read_be32(d, at);
     std::string type(reinterpret_cast<const char*>(&d[at + 4]), 4);
     size_t end = at + 12 + static_cast<size_t>(length);
-    KILN_CHECK(end <= d.size(), DataError, "truncated PNG file '", name, "': chunk '", type, "' at byte offset ", at,
-               " needs ", 12 + static_cast<size_t>(length), " bytes, but the file ends at ", d.size(), " bytes");
+    KILN_CHECK(end <= d.size(), DataError, "truncated PNG file '", name, "': chunk '", type,
+               "' at byte offset ", at, " needs ", 12 + static_cast<size_t>(length),
+               " bytes, but the file ends at ", d.size(), " bytes");
     if (type == "IEND") return;
     at = end;
   }
@@ -44,12 +45,13 @@ void check_jpeg(const std::vector<uint8_t>& d, const std::string& name) {
   size_t sos = 0;
   for (size_t i = 2; i + 1 < d.size(); ++i)
     if (d[i] == 0xFF && d[i + 1] == 0xDA) sos = i;
-  KILN_CHECK(sos != 0, DataError, "truncated JPEG file '", name, "': no start-of-scan marker in its ", d.size(),
-             " bytes");
+  KILN_CHECK(sos != 0, DataError, "truncated JPEG file '", name, "': no start-of-scan marker in its ",
+             d.size(), " bytes");
   for (size_t i = sos + 2; i + 1 < d.size(); ++i)
     if (d[i] == 0xFF && d[i + 1] == 0xD9) return;
-  throw DataError(kiln::detail::concat("truncated JPEG file '", name, "': the scan starting at byte offset ", sos,
-                                       " has no end-of-image marker before the file ends at ", d.size(), " bytes"));
+  throw DataError(kiln::detail::concat("truncated JPEG file '", name, "': the scan starting at byte offset ",
+                                       sos, " has no end-of-image marker before the file ends at ", d.size(),
+                                       " bytes"));
 }
 
 }  // namespace
@@ -71,7 +73,8 @@ cv::Mat decode_mat(const std::vector<uint8_t>& data, ImageReadMode mode, const s
     cv::Mat buffer(1, static_cast<int>(data.size()), CV_8U, const_cast<uint8_t*>(data.data()));
     mat = cv::imdecode(buffer, flags);
   } catch (const cv::Exception& e) {
-    throw DataError(kiln::detail::concat("cannot decode image '", name, "' (", data.size(), " bytes): ", e.what()));
+    throw DataError(
+        kiln::detail::concat("cannot decode image '", name, "' (", data.size(), " bytes): ", e.what()));
   }
   KILN_CHECK(!mat.empty(), DataError, "cannot decode image '", name, "' (", data.size(),
              " bytes): not an image format OpenCV reads (PNG, JPEG, BMP, PPM, TIFF, WebP, ...), or corrupt");
@@ -96,19 +99,26 @@ static Tensor mat_to_chw(const cv::Mat& mat, T scale) {
   for (int64_t y = 0; y < h; ++y) {
     const uint8_t* row = mat.ptr<uint8_t>(static_cast<int>(y));
     for (int64_t x = 0; x < w; ++x)
-      for (int64_t k = 0; k < c; ++k) out[static_cast<size_t>((k * h + y) * w + x)] = static_cast<T>(row[x * c + k]) * scale;
+      for (int64_t k = 0; k < c; ++k)
+        out[static_cast<size_t>((k * h + y) * w + x)] = static_cast<T>(row[x * c + k]) * scale;
   }
   return from_vector(out, {c, h, w}, std::nullopt);
 }
-Tensor mat_to_chw_uint8(const cv::Mat& mat) { return mat_to_chw<uint8_t>(mat, 1); }
-Tensor mat_to_chw_float(const cv::Mat& mat) { return mat_to_chw<float>(mat, 1.0f / 255.0f); }
+Tensor mat_to_chw_uint8(const cv::Mat& mat) {
+  return mat_to_chw<uint8_t>(mat, 1);
+}
+Tensor mat_to_chw_float(const cv::Mat& mat) {
+  return mat_to_chw<float>(mat, 1.0f / 255.0f);
+}
 
 cv::Mat chw_uint8_to_bgr_mat(const Tensor& img, const char* op) {
   KILN_CHECK(img.defined() && img.dim() == 3, ShapeError, op, ": expected an image [C, H, W], got ",
              img.defined() ? img.shape().str() : std::string("an undefined tensor"));
-  KILN_CHECK(img.dtype() == DType::UInt8, DTypeError, op, ": expected a uint8 image, got ", dtype_name(img.dtype()));
+  KILN_CHECK(img.dtype() == DType::UInt8, DTypeError, op, ": expected a uint8 image, got ",
+             dtype_name(img.dtype()));
   const int64_t c = img.size(0), h = img.size(1), w = img.size(2);
-  KILN_CHECK(c == 1 || c == 3 || c == 4, ShapeError, op, ": expected 1, 3 or 4 channels, got shape ", img.shape());
+  KILN_CHECK(c == 1 || c == 3 || c == 4, ShapeError, op, ": expected 1, 3 or 4 channels, got shape ",
+             img.shape());
   KILN_CHECK(h > 0 && w > 0, ShapeError, op, ": cannot write an empty image of shape ", img.shape());
   std::vector<uint8_t> src = img.to_vector<uint8_t>();
   cv::Mat mat(static_cast<int>(h), static_cast<int>(w), CV_8UC(static_cast<int>(c)));
@@ -122,13 +132,16 @@ cv::Mat chw_uint8_to_bgr_mat(const Tensor& img, const char* op) {
   return mat;
 }
 
-static std::vector<uint8_t> encode_mat(const cv::Mat& bgr, std::string ext, int quality, const std::string& what) {
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  KILN_CHECK(!ext.empty() && ext[0] == '.', ValueError, what, ": expected a file extension such as \".png\", got \"",
-             ext, "\"");
+static std::vector<uint8_t> encode_mat(const cv::Mat& bgr, std::string ext, int quality,
+                                       const std::string& what) {
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  KILN_CHECK(!ext.empty() && ext[0] == '.', ValueError, what,
+             ": expected a file extension such as \".png\", got \"", ext, "\"");
   std::vector<int> params;
   if (quality >= 0 && ext == ".png") params = {cv::IMWRITE_PNG_COMPRESSION, std::clamp(quality, 0, 9)};
-  if (quality >= 0 && (ext == ".jpg" || ext == ".jpeg")) params = {cv::IMWRITE_JPEG_QUALITY, std::clamp(quality, 0, 100)};
+  if (quality >= 0 && (ext == ".jpg" || ext == ".jpeg"))
+    params = {cv::IMWRITE_JPEG_QUALITY, std::clamp(quality, 0, 100)};
   std::vector<uint8_t> out;
   bool ok = false;
   try {
@@ -146,7 +159,12 @@ void write_mat(const cv::Mat& bgr, const std::string& path, int quality) {
   std::string tmp = path + ".tmp";
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    KILN_CHECK(f.good(), DataError, "cannot open '", tmp, "' for writing");
+    KILN_CHECK(f.good(), DataError, "cannot open '", tmp, "' for writing",
+               std::filesystem::is_directory(std::filesystem::path(path).parent_path().empty()
+                                                 ? std::filesystem::path(".")
+                                                 : std::filesystem::path(path).parent_path())
+                   ? ""
+                   : " (its folder does not exist)");
     f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     f.close();
     KILN_CHECK(!f.fail(), DataError, "could not write ", bytes.size(), " bytes to '", tmp, "'");
@@ -173,7 +191,9 @@ Tensor decode_image(const std::vector<uint8_t>& data, ImageReadMode mode, const 
   return detail::mat_to_chw_uint8(detail::decode_mat(data, mode, name));
 }
 
-Tensor read_image(const std::string& path, ImageReadMode mode) { return decode_image(read_file(path), mode, path); }
+Tensor read_image(const std::string& path, ImageReadMode mode) {
+  return decode_image(read_file(path), mode, path);
+}
 
 // A floating [C, H, W] image in [0, 1] as uint8 (x * 255 + 0.5, clamped: save_image's rounding).
 static Tensor to_uint8_image(const Tensor& img) {
@@ -182,12 +202,14 @@ static Tensor to_uint8_image(const Tensor& img) {
              dtype_name(img.dtype()));
   std::vector<float> v = img.to_vector<float>();
   std::vector<uint8_t> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = static_cast<uint8_t>(std::clamp(v[i] * 255.0f + 0.5f, 0.0f, 255.0f));
+  for (size_t i = 0; i < v.size(); ++i)
+    out[i] = static_cast<uint8_t>(std::clamp(v[i] * 255.0f + 0.5f, 0.0f, 255.0f));
   return from_vector(out, img.shape(), std::nullopt);
 }
 
 std::vector<uint8_t> encode_image(const Tensor& img, const std::string& extension, int quality) {
-  return detail::encode_mat(detail::chw_uint8_to_bgr_mat(img, "encode_image"), extension, quality, "encode_image");
+  return detail::encode_mat(detail::chw_uint8_to_bgr_mat(img, "encode_image"), extension, quality,
+                            "encode_image");
 }
 
 void write_image(const Tensor& img, const std::string& path, int quality) {
@@ -197,7 +219,8 @@ void write_image(const Tensor& img, const std::string& path, int quality) {
 
 void write_png(const Tensor& img, const std::string& path, int compression_level) {
   std::string ext = std::filesystem::path(path).extension().string();
-  KILN_CHECK(ext == ".png" || ext == ".PNG", ValueError, "write_png: expected a path ending in .png, got '", path, "'");
+  KILN_CHECK(ext == ".png" || ext == ".PNG", ValueError, "write_png: expected a path ending in .png, got '",
+             path, "'");
   write_image(img, path, compression_level);
 }
 
@@ -205,8 +228,8 @@ Tensor make_grid(const Tensor& images, const MakeGridOptions& options) {
   KILN_CHECK(images.defined() && images.dim() >= 2 && images.dim() <= 4, ShapeError,
              "make_grid: expected images [N, C, H, W], [C, H, W] or [H, W], got ",
              images.defined() ? images.shape().str() : std::string("an undefined tensor"));
-  KILN_CHECK(options.nrow > 0 && options.padding >= 0, ValueError, "make_grid: expected nrow > 0 and padding >= 0, got ",
-             options.nrow, " and ", options.padding);
+  KILN_CHECK(options.nrow > 0 && options.padding >= 0, ValueError,
+             "make_grid: expected nrow > 0 and padding >= 0, got ", options.nrow, " and ", options.padding);
   Tensor t = images.to(DType::Float32);
   if (t.dim() == 2) t = t.unsqueeze(0);
   if (t.dim() == 3) t = t.unsqueeze(0);
@@ -216,7 +239,8 @@ Tensor make_grid(const Tensor& images, const MakeGridOptions& options) {
   if (t.size(1) == 1) {  // gray: repeat to three channels, as torchvision
     std::vector<float> rgb(static_cast<size_t>(n * 3 * h * w));
     for (int64_t i = 0; i < n; ++i)
-      for (int64_t k = 0; k < 3; ++k) std::copy_n(v.begin() + i * h * w, h * w, rgb.begin() + (i * 3 + k) * h * w);
+      for (int64_t k = 0; k < 3; ++k)
+        std::copy_n(v.begin() + i * h * w, h * w, rgb.begin() + (i * 3 + k) * h * w);
     v = std::move(rgb);
   }
   const int64_t per_image = c * h * w;
@@ -224,7 +248,8 @@ Tensor make_grid(const Tensor& images, const MakeGridOptions& options) {
     auto norm = [&](float* p, int64_t count) {
       float lo, hi;
       if (options.value_range) {
-        lo = static_cast<float>(options.value_range->first), hi = static_cast<float>(options.value_range->second);
+        lo = static_cast<float>(options.value_range->first),
+        hi = static_cast<float>(options.value_range->second);
       } else {
         lo = *std::min_element(p, p + count), hi = *std::max_element(p, p + count);
       }
@@ -246,7 +271,8 @@ Tensor make_grid(const Tensor& images, const MakeGridOptions& options) {
     int64_t y0 = (k / xmaps) * cell_h + options.padding, x0 = (k % xmaps) * cell_w + options.padding;
     for (int64_t ch = 0; ch < c; ++ch)
       for (int64_t y = 0; y < h; ++y)
-        std::copy_n(v.begin() + k * per_image + (ch * h + y) * w, w, grid.begin() + (ch * gh + y0 + y) * gw + x0);
+        std::copy_n(v.begin() + k * per_image + (ch * h + y) * w, w,
+                    grid.begin() + (ch * gh + y0 + y) * gw + x0);
   }
   return from_vector(grid, {c, gh, gw}, device);
 }

@@ -2,12 +2,10 @@
 // and plot.cpp. Only these .cpp files see OpenCV; public headers never include it.
 #pragma once
 
+#include <cstdint>
 #include <kiln/tensor.hpp>
 #include <kiln/vision/image_io.hpp>
-
 #include <opencv2/core.hpp>
-
-#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -1,15 +1,13 @@
 // Training curves and confusion matrices drawn with OpenCV's drawing functions.
-#include "image_io_impl.hpp"
-
-#include <kiln/error.hpp>
-#include <kiln/vision/plot.hpp>
-
-#include <opencv2/imgproc.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <kiln/error.hpp>
+#include <kiln/vision/plot.hpp>
 #include <limits>
+#include <opencv2/imgproc.hpp>
+
+#include "image_io_impl.hpp"
 
 namespace kiln::vision {
 
@@ -34,7 +32,8 @@ void text(cv::Mat& img, const std::string& s, cv::Point at, double scale, int al
 }
 
 // Text turned 90 degrees counter-clockwise, centred at `at`.
-void vertical_text(cv::Mat& img, const std::string& s, cv::Point at, double scale, const cv::Scalar& color = kBlack) {
+void vertical_text(cv::Mat& img, const std::string& s, cv::Point at, double scale,
+                   const cv::Scalar& color = kBlack) {
   cv::Size sz = text_size(s, scale);
   cv::Mat patch(sz.height + 8, sz.width + 4, CV_8UC3, kWhite);
   cv::putText(patch, s, cv::Point(2, sz.height + 3), kFont, scale, color, 1, cv::LINE_AA);
@@ -73,7 +72,8 @@ void dashed_line(cv::Mat& img, cv::Point2d a, cv::Point2d b, const cv::Scalar& c
   for (double t = 0; t < len; t += dash + gap) {
     double t1 = std::min(t + dash, len);
     cv::Point2d p = a + (b - a) * (t / len), q = a + (b - a) * (t1 / len);
-    cv::line(img, cv::Point(cvRound(p.x), cvRound(p.y)), cv::Point(cvRound(q.x), cvRound(q.y)), color, thickness, cv::LINE_AA);
+    cv::line(img, cv::Point(cvRound(p.x), cvRound(p.y)), cv::Point(cvRound(q.x), cvRound(q.y)), color,
+             thickness, cv::LINE_AA);
   }
 }
 
@@ -92,9 +92,14 @@ void draw_panel(cv::Mat& canvas, cv::Rect area, const std::string& title, const 
     double pad = std::max(std::abs(lo) * 0.1, 0.5);
     lo -= pad, hi += pad;
   }
+  // Margins (as matplotlib's 5%) keep points off the frame.
+  double span = hi - lo;
+  lo -= 0.05 * span, hi += 0.05 * span;
   double ystep = nice_step(hi - lo, 5);
   double y0 = std::floor(lo / ystep) * ystep, y1 = std::ceil(hi / ystep) * ystep;
   double x0 = 1.0, x1 = std::max<double>(static_cast<double>(epochs), 2.0);
+  double xmargin = std::max(0.15, 0.04 * (x1 - x0));
+  x0 -= xmargin, x1 += xmargin;
   if (epochs <= 1) x0 = 0.5, x1 = 1.5;
   auto px = [&](double e) { return plot.x + (e - x0) / (x1 - x0) * plot.width; };
   auto py = [&](double v) { return plot.y + plot.height - (v - y0) / (y1 - y0) * plot.height; };
@@ -152,7 +157,8 @@ void draw_panel(cv::Mat& canvas, cv::Rect area, const std::string& title, const 
     for (const Series& s : series)
       for (size_t i = 0; i < s.values->size(); ++i)
         if (std::isfinite((*s.values)[i]) &&
-            corners[c].contains(cv::Point(cvRound(px(static_cast<double>(i) + 1.0)), cvRound(py((*s.values)[i])))))
+            corners[c].contains(
+                cv::Point(cvRound(px(static_cast<double>(i) + 1.0)), cvRound(py((*s.values)[i])))))
           ++hits;
     if (hits < best_hits) best = c, best_hits = hits;
   }
@@ -179,11 +185,13 @@ Tensor bgr_to_tensor(const cv::Mat& bgr) {
 
 // Blues: from near-white to dark blue (BGR), t in [0, 1].
 cv::Scalar heat(double t) {
-  static const double stops[][3] = {{255, 251, 247}, {225, 208, 198}, {214, 174, 107}, {189, 130, 49}, {107, 48, 8}};
+  static const double stops[][3] = {
+      {255, 251, 247}, {225, 208, 198}, {214, 174, 107}, {189, 130, 49}, {107, 48, 8}};
   t = std::clamp(t, 0.0, 1.0) * 4.0;
   int i = std::min(static_cast<int>(t), 3);
   double f = t - i;
-  return {stops[i][0] + f * (stops[i + 1][0] - stops[i][0]), stops[i][1] + f * (stops[i + 1][1] - stops[i][1]),
+  return {stops[i][0] + f * (stops[i + 1][0] - stops[i][0]),
+          stops[i][1] + f * (stops[i + 1][1] - stops[i][1]),
           stops[i][2] + f * (stops[i + 1][2] - stops[i][2])};
 }
 
@@ -206,9 +214,9 @@ Tensor render_training_curves(const std::map<std::string, std::vector<double>>& 
   for (const auto& [base, keys] : groups)
     if (base != "loss" && base != "accuracy") order.push_back(base);
 
-  KILN_CHECK(options.panel_width >= 200 && options.panel_height >= 150 && options.panels_per_row > 0, ValueError,
-             "plot_training_curves: panels must be at least 200x150 pixels, got ", options.panel_width, "x",
-             options.panel_height);
+  KILN_CHECK(options.panel_width >= 200 && options.panel_height >= 150 && options.panels_per_row > 0,
+             ValueError, "plot_training_curves: panels must be at least 200x150 pixels, got ",
+             options.panel_width, "x", options.panel_height);
   const int n = static_cast<int>(order.size());
   const int cols = std::min(n, options.panels_per_row), rows = (n + cols - 1) / cols;
   const int title_h = options.title.empty() ? 0 : 36;
@@ -225,8 +233,8 @@ Tensor render_training_curves(const std::map<std::string, std::vector<double>>& 
       bool val = keys[i].rfind("val_", 0) == 0;
       series.push_back({keys[i], &history.at(keys[i]), kColors[i % 5], val});
     }
-    cv::Rect area((p % cols) * options.panel_width, title_h + (p / cols) * options.panel_height, options.panel_width,
-                  options.panel_height);
+    cv::Rect area((p % cols) * options.panel_width, title_h + (p / cols) * options.panel_height,
+                  options.panel_width, options.panel_height);
     draw_panel(canvas, area, order[p], series);
   }
   return bgr_to_tensor(canvas);
@@ -243,8 +251,8 @@ Tensor render_confusion_matrix(const Tensor& matrix, const std::vector<std::stri
              ShapeError, "plot_confusion_matrix: expected a square matrix [C, C], got ",
              matrix.defined() ? matrix.shape().str() : std::string("an undefined tensor"));
   const int c = static_cast<int>(matrix.size(0));
-  KILN_CHECK(class_names.empty() || static_cast<int>(class_names.size()) == c, ShapeError, "plot_confusion_matrix: ",
-             class_names.size(), " class names for a ", c, "x", c, " matrix");
+  KILN_CHECK(class_names.empty() || static_cast<int>(class_names.size()) == c, ShapeError,
+             "plot_confusion_matrix: ", class_names.size(), " class names for a ", c, "x", c, " matrix");
   std::vector<double> counts = matrix.to_vector<double>();
   std::vector<std::string> names = class_names;
   for (int i = static_cast<int>(names.size()); i < c; ++i) names.push_back(std::to_string(i));
@@ -309,7 +317,8 @@ Tensor render_confusion_matrix(const Tensor& matrix, const std::vector<std::stri
 
   // Colour bar with a few ticks.
   const int bx = left + grid + 16;
-  for (int y = 0; y < grid; ++y) cv::line(canvas, {bx, top + y}, {bx + bar_w, top + y}, heat(1.0 - double(y) / grid), 1);
+  for (int y = 0; y < grid; ++y)
+    cv::line(canvas, {bx, top + y}, {bx + bar_w, top + y}, heat(1.0 - double(y) / grid), 1);
   cv::rectangle(canvas, cv::Rect(bx, top, bar_w, grid), kAxis, 1);
   double step = nice_step(vmax, 4);
   for (double v = 0; v <= vmax + step * 1e-6; v += step) {
@@ -320,8 +329,8 @@ Tensor render_confusion_matrix(const Tensor& matrix, const std::vector<std::stri
   return bgr_to_tensor(canvas);
 }
 
-void plot_confusion_matrix(const Tensor& matrix, const std::vector<std::string>& class_names, const std::string& path,
-                           const ConfusionMatrixPlotOptions& options) {
+void plot_confusion_matrix(const Tensor& matrix, const std::vector<std::string>& class_names,
+                           const std::string& path, const ConfusionMatrixPlotOptions& options) {
   write_image(render_confusion_matrix(matrix, class_names, options), path);
 }
 

@@ -1,12 +1,11 @@
 // The transform classes: option checks, random parameter draws (torchvision's get_params), and
 // calls into transforms::functional.
-#include "transforms_impl.hpp"
-
-#include <kiln/error.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <kiln/error.hpp>
 #include <sstream>
+
+#include "transforms_impl.hpp"
 
 namespace kiln::vision::transforms {
 
@@ -16,7 +15,9 @@ using detail::size_str;
 namespace {
 
 // Uniform in [lo, hi).
-double uniform(Generator& gen, double lo, double hi) { return lo + (hi - lo) * gen.next_double(); }
+double uniform(Generator& gen, double lo, double hi) {
+  return lo + (hi - lo) * gen.next_double();
+}
 // Uniform integer in [lo, hi) (hi > lo).
 int64_t randint(Generator& gen, int64_t lo, int64_t hi) {
   auto span = static_cast<uint64_t>(hi - lo);
@@ -63,24 +64,37 @@ std::string Compose::repr() const {
   return s + ")";
 }
 
-Tensor ToTensor::apply(const Tensor& img, Generator&) const { return F::to_tensor(img); }
-Tensor ConvertImageDtype::apply(const Tensor& img, Generator&) const { return F::convert_image_dtype(img); }
-
-Normalize::Normalize(std::vector<double> mean, std::vector<double> std) : mean_(std::move(mean)), std_(std::move(std)) {
-  KILN_CHECK(!mean_.empty() && mean_.size() == std_.size(), ValueError,
-             "Normalize: expected as many means as stds (at least one), got ", mean_.size(), " and ", std_.size());
-  for (double s : std_) KILN_CHECK(s != 0.0, ValueError, "Normalize: std must be non-zero, got ", list_str(std_));
+Tensor ToTensor::apply(const Tensor& img, Generator&) const {
+  return F::to_tensor(img);
 }
-Tensor Normalize::apply(const Tensor& img, Generator&) const { return F::normalize(img, mean_, std_); }
-std::string Normalize::repr() const { return "Normalize(mean=" + list_str(mean_) + ", std=" + list_str(std_) + ")"; }
+Tensor ConvertImageDtype::apply(const Tensor& img, Generator&) const {
+  return F::convert_image_dtype(img);
+}
+
+Normalize::Normalize(std::vector<double> mean, std::vector<double> std)
+    : mean_(std::move(mean)), std_(std::move(std)) {
+  KILN_CHECK(!mean_.empty() && mean_.size() == std_.size(), ValueError,
+             "Normalize: expected as many means as stds (at least one), got ", mean_.size(), " and ",
+             std_.size());
+  for (double s : std_)
+    KILN_CHECK(s != 0.0, ValueError, "Normalize: std must be non-zero, got ", list_str(std_));
+}
+Tensor Normalize::apply(const Tensor& img, Generator&) const {
+  return F::normalize(img, mean_, std_);
+}
+std::string Normalize::repr() const {
+  return "Normalize(mean=" + list_str(mean_) + ", std=" + list_str(std_) + ")";
+}
 
 Resize::Resize(int64_t shorter_side, ResizeOptions options)
     : size_(shorter_side), shorter_side_(true), options_(options) {
   KILN_CHECK(shorter_side > 0, ValueError, "Resize: expected a positive size, got ", shorter_side);
 }
 Resize::Resize(Size size, ResizeOptions options) : size_(size), shorter_side_(false), options_(options) {
-  KILN_CHECK(size.height > 0 && size.width > 0, ValueError, "Resize: expected a positive size, got ", size_str(size));
-  KILN_CHECK(!options.max_size, ValueError, "Resize: max_size is only allowed with a single size (the shorter side)");
+  KILN_CHECK(size.height > 0 && size.width > 0, ValueError, "Resize: expected a positive size, got ",
+             size_str(size));
+  KILN_CHECK(!options.max_size, ValueError,
+             "Resize: max_size is only allowed with a single size (the shorter side)");
 }
 Tensor Resize::apply(const Tensor& img, Generator&) const {
   Size target = size_;
@@ -97,8 +111,12 @@ std::string Resize::repr() const {
   return s + ", antialias=False)";
 }
 
-Tensor CenterCrop::apply(const Tensor& img, Generator&) const { return F::center_crop(img, size_); }
-std::string CenterCrop::repr() const { return "CenterCrop(size=" + size_str(size_) + ")"; }
+Tensor CenterCrop::apply(const Tensor& img, Generator&) const {
+  return F::center_crop(img, size_);
+}
+std::string CenterCrop::repr() const {
+  return "CenterCrop(size=" + size_str(size_) + ")";
+}
 
 Tensor Pad::apply(const Tensor& img, Generator&) const {
   return F::pad(img, padding_, options_.fill, options_.padding_mode);
@@ -112,7 +130,9 @@ Grayscale::Grayscale(int64_t num_output_channels) : num_output_channels_(num_out
   KILN_CHECK(num_output_channels == 1 || num_output_channels == 3, ValueError,
              "Grayscale: num_output_channels must be 1 or 3, got ", num_output_channels);
 }
-Tensor Grayscale::apply(const Tensor& img, Generator&) const { return F::rgb_to_grayscale(img, num_output_channels_); }
+Tensor Grayscale::apply(const Tensor& img, Generator&) const {
+  return F::rgb_to_grayscale(img, num_output_channels_);
+}
 std::string Grayscale::repr() const {
   return "Grayscale(num_output_channels=" + std::to_string(num_output_channels_) + ")";
 }
@@ -120,11 +140,15 @@ std::string Grayscale::repr() const {
 Tensor RandomHorizontalFlip::apply(const Tensor& img, Generator& gen) const {
   return gen.next_double() < p_ ? F::hflip(img) : img;
 }
-std::string RandomHorizontalFlip::repr() const { return kiln::detail::concat("RandomHorizontalFlip(p=", p_, ")"); }
+std::string RandomHorizontalFlip::repr() const {
+  return kiln::detail::concat("RandomHorizontalFlip(p=", p_, ")");
+}
 Tensor RandomVerticalFlip::apply(const Tensor& img, Generator& gen) const {
   return gen.next_double() < p_ ? F::vflip(img) : img;
 }
-std::string RandomVerticalFlip::repr() const { return kiln::detail::concat("RandomVerticalFlip(p=", p_, ")"); }
+std::string RandomVerticalFlip::repr() const {
+  return kiln::detail::concat("RandomVerticalFlip(p=", p_, ")");
+}
 
 Tensor RandomCrop::apply(const Tensor& img, Generator& gen) const {
   Tensor x = img;
@@ -151,11 +175,13 @@ std::string RandomCrop::repr() const {
 
 RandomRotation::RandomRotation(double degrees, RandomRotationOptions options)
     : RandomRotation(-degrees, degrees, std::move(options)) {
-  KILN_CHECK(degrees >= 0, ValueError, "RandomRotation: a single degrees value must be non-negative, got ", degrees);
+  KILN_CHECK(degrees >= 0, ValueError, "RandomRotation: a single degrees value must be non-negative, got ",
+             degrees);
 }
 RandomRotation::RandomRotation(double min_degrees, double max_degrees, RandomRotationOptions options)
     : min_(min_degrees), max_(max_degrees), options_(std::move(options)) {
-  KILN_CHECK(min_ <= max_, ValueError, "RandomRotation: expected min <= max degrees, got [", min_, ", ", max_, "]");
+  KILN_CHECK(min_ <= max_, ValueError, "RandomRotation: expected min <= max degrees, got [", min_, ", ", max_,
+             "]");
 }
 Tensor RandomRotation::apply(const Tensor& img, Generator& gen) const {
   double angle = uniform(gen, min_, max_);
@@ -164,16 +190,20 @@ Tensor RandomRotation::apply(const Tensor& img, Generator& gen) const {
 std::string RandomRotation::repr() const {
   return kiln::detail::concat("RandomRotation(degrees=[", min_, ", ", max_,
                               "], interpolation=", detail::interpolation_name(options_.interpolation),
-                              ", expand=", options_.expand ? "True" : "False", ", fill=", list_str(options_.fill), ")");
+                              ", expand=", options_.expand ? "True" : "False",
+                              ", fill=", list_str(options_.fill), ")");
 }
 
-RandomResizedCrop::RandomResizedCrop(Size size, RandomResizedCropOptions options) : size_(size), options_(options) {
-  KILN_CHECK(size.height > 0 && size.width > 0, ValueError, "RandomResizedCrop: expected a positive size, got ",
-             size_str(size));
-  KILN_CHECK(options.scale[0] <= options.scale[1] && options.ratio[0] <= options.ratio[1] && options.scale[0] >= 0 &&
-                 options.ratio[0] > 0,
-             ValueError, "RandomResizedCrop: scale and ratio must be (min, max) with min <= max (ratio > 0), got scale (",
-             options.scale[0], ", ", options.scale[1], "), ratio (", options.ratio[0], ", ", options.ratio[1], ")");
+RandomResizedCrop::RandomResizedCrop(Size size, RandomResizedCropOptions options)
+    : size_(size), options_(options) {
+  KILN_CHECK(size.height > 0 && size.width > 0, ValueError,
+             "RandomResizedCrop: expected a positive size, got ", size_str(size));
+  KILN_CHECK(options.scale[0] <= options.scale[1] && options.ratio[0] <= options.ratio[1] &&
+                 options.scale[0] >= 0 && options.ratio[0] > 0,
+             ValueError,
+             "RandomResizedCrop: scale and ratio must be (min, max) with min <= max (ratio > 0), got scale (",
+             options.scale[0], ", ", options.scale[1], "), ratio (", options.ratio[0], ", ", options.ratio[1],
+             ")");
 }
 Tensor RandomResizedCrop::apply(const Tensor& img, Generator& gen) const {
   auto [height, width] = image_size(img, "RandomResizedCrop");
@@ -200,15 +230,16 @@ Tensor RandomResizedCrop::apply(const Tensor& img, Generator& gen) const {
   return F::resized_crop(img, (height - h) / 2, (width - w) / 2, h, w, size_, options_.interpolation);
 }
 std::string RandomResizedCrop::repr() const {
-  return kiln::detail::concat("RandomResizedCrop(size=", size_str(size_), ", scale=(", options_.scale[0], ", ",
-                              options_.scale[1], "), ratio=(", options_.ratio[0], ", ", options_.ratio[1],
+  return kiln::detail::concat("RandomResizedCrop(size=", size_str(size_), ", scale=(", options_.scale[0],
+                              ", ", options_.scale[1], "), ratio=(", options_.ratio[0], ", ",
+                              options_.ratio[1],
                               "), interpolation=", detail::interpolation_name(options_.interpolation), ")");
 }
 
 ColorJitter::ColorJitter(ColorJitterOptions options) : options_(options) {
   KILN_CHECK(options.brightness >= 0 && options.contrast >= 0 && options.saturation >= 0, ValueError,
-             "ColorJitter: brightness, contrast and saturation must be non-negative, got ", options.brightness, ", ",
-             options.contrast, ", ", options.saturation);
+             "ColorJitter: brightness, contrast and saturation must be non-negative, got ",
+             options.brightness, ", ", options.contrast, ", ", options.saturation);
   KILN_CHECK(options.hue >= 0 && options.hue <= 0.5, ValueError, "ColorJitter: hue must be in [0, 0.5], got ",
              options.hue);
 }
@@ -216,8 +247,11 @@ Tensor ColorJitter::apply(const Tensor& img, Generator& gen) const {
   // torchvision's get_params: a random order, then one factor per enabled adjustment.
   int order[4] = {0, 1, 2, 3};
   for (int i = 3; i > 0; --i) std::swap(order[i], order[randint(gen, 0, i + 1)]);
-  auto factor = [&](double v) { return v > 0 ? std::optional<double>(uniform(gen, std::max(0.0, 1 - v), 1 + v)) : std::nullopt; };
-  std::optional<double> b = factor(options_.brightness), c = factor(options_.contrast), s = factor(options_.saturation);
+  auto factor = [&](double v) {
+    return v > 0 ? std::optional<double>(uniform(gen, std::max(0.0, 1 - v), 1 + v)) : std::nullopt;
+  };
+  std::optional<double> b = factor(options_.brightness), c = factor(options_.contrast),
+                        s = factor(options_.saturation);
   std::optional<double> h;
   if (options_.hue > 0) h = uniform(gen, -options_.hue, options_.hue);
   Tensor x = img;
@@ -230,8 +264,9 @@ Tensor ColorJitter::apply(const Tensor& img, Generator& gen) const {
   return x;
 }
 std::string ColorJitter::repr() const {
-  return kiln::detail::concat("ColorJitter(brightness=", options_.brightness, ", contrast=", options_.contrast,
-                              ", saturation=", options_.saturation, ", hue=", options_.hue, ")");
+  return kiln::detail::concat("ColorJitter(brightness=", options_.brightness,
+                              ", contrast=", options_.contrast, ", saturation=", options_.saturation,
+                              ", hue=", options_.hue, ")");
 }
 
 }  // namespace kiln::vision::transforms

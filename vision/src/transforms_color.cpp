@@ -1,11 +1,10 @@
 // Colour kernels of transforms::functional, following torchvision's tensor path
 // (torchvision/transforms/_functional_tensor.py): luma weights, _blend, _rgb2hsv and _hsv2rgb.
-#include "transforms_impl.hpp"
-
-#include <kiln/error.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <kiln/error.hpp>
+
+#include "transforms_impl.hpp"
 
 namespace kiln::vision::transforms::functional {
 
@@ -22,10 +21,13 @@ void luma(const Planes& p, int64_t n, float* dst) {
 }
 
 // torchvision's _blend for float images: (ratio * a + (1 - ratio) * b) clamped to [0, 1].
-float blend(float a, float b, float ratio) { return std::clamp(ratio * a + (1.0f - ratio) * b, 0.0f, 1.0f); }
+float blend(float a, float b, float ratio) {
+  return std::clamp(ratio * a + (1.0f - ratio) * b, 0.0f, 1.0f);
+}
 
 void check_factor(double factor, const char* op) {
-  KILN_CHECK(factor >= 0.0 && std::isfinite(factor), ValueError, op, ": expected a non-negative factor, got ", factor);
+  KILN_CHECK(factor >= 0.0 && std::isfinite(factor), ValueError, op, ": expected a non-negative factor, got ",
+             factor);
 }
 
 }  // namespace
@@ -42,7 +44,8 @@ Tensor rgb_to_grayscale(const Tensor& img, int64_t num_output_channels) {
       luma(p, n, dst);
     else
       std::copy_n(p.plane(n), p.plane_size(), dst);
-    for (int64_t c = 1; c < num_output_channels; ++c) std::copy_n(dst, p.plane_size(), out.plane(n * num_output_channels + c));
+    for (int64_t c = 1; c < num_output_channels; ++c)
+      std::copy_n(dst, p.plane_size(), out.plane(n * num_output_channels + c));
   }
   return detail::from_planes(out);
 }
@@ -95,8 +98,8 @@ Tensor adjust_saturation(const Tensor& img, double factor) {
 }
 
 Tensor adjust_hue(const Tensor& img, double hue_factor) {
-  KILN_CHECK(hue_factor >= -0.5 && hue_factor <= 0.5, ValueError, "adjust_hue: hue_factor must be in [-0.5, 0.5], got ",
-             hue_factor);
+  KILN_CHECK(hue_factor >= -0.5 && hue_factor <= 0.5, ValueError,
+             "adjust_hue: hue_factor must be in [-0.5, 0.5], got ", hue_factor);
   Planes p = detail::to_planes(img, "adjust_hue");
   detail::check_channels(p, {1, 3}, "adjust_hue");
   if (p.channels == 1) return detail::from_planes(p);
@@ -128,12 +131,24 @@ Tensor adjust_hue(const Tensor& img, double hue_factor) {
       float qq = std::clamp(v * (1.0f - s * f), 0.0f, 1.0f);
       float tt = std::clamp(v * (1.0f - s * (1.0f - f)), 0.0f, 1.0f);
       switch (sector) {
-        case 0: r = v, g = tt, b = pp; break;
-        case 1: r = qq, g = v, b = pp; break;
-        case 2: r = pp, g = v, b = tt; break;
-        case 3: r = pp, g = qq, b = v; break;
-        case 4: r = tt, g = pp, b = v; break;
-        default: r = v, g = pp, b = qq; break;
+        case 0:
+          r = v, g = tt, b = pp;
+          break;
+        case 1:
+          r = qq, g = v, b = pp;
+          break;
+        case 2:
+          r = pp, g = v, b = tt;
+          break;
+        case 3:
+          r = pp, g = qq, b = v;
+          break;
+        case 4:
+          r = tt, g = pp, b = v;
+          break;
+        default:
+          r = v, g = pp, b = qq;
+          break;
       }
       R[i] = r, G[i] = g, B[i] = b;
     }

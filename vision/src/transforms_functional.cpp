@@ -1,13 +1,12 @@
 // Geometric kernels of transforms::functional, following torchvision's tensor path (see
 // Note [Transforms run on host planes] in transforms_impl.hpp).
-#include "transforms_impl.hpp"
-
-#include <kiln/error.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <kiln/error.hpp>
 #include <numbers>
 #include <sstream>
+
+#include "transforms_impl.hpp"
 
 namespace kiln::vision::transforms {
 
@@ -48,7 +47,9 @@ Tensor from_planes(const Planes& p) {
   return from_vector(p.data, shape, p.device);
 }
 
-int64_t round_half_even(double v) { return static_cast<int64_t>(std::nearbyint(v)); }
+int64_t round_half_even(double v) {
+  return static_cast<int64_t>(std::nearbyint(v));
+}
 
 void check_channels(const Planes& p, std::initializer_list<int64_t> allowed, const char* op) {
   std::ostringstream want;
@@ -58,17 +59,24 @@ void check_channels(const Planes& p, std::initializer_list<int64_t> allowed, con
   }
   Shape shape = p.lead;
   for (int64_t d : {p.channels, p.height, p.width}) shape.push_back(d);
-  throw ShapeError(kiln::detail::concat(op, ": expected an image of ", want.str(), " channels, got shape ", shape));
+  throw ShapeError(
+      kiln::detail::concat(op, ": expected an image of ", want.str(), " channels, got shape ", shape));
 }
 
-std::string size_str(Size s) { return kiln::detail::concat("(", s.height, ", ", s.width, ")"); }
+std::string size_str(Size s) {
+  return kiln::detail::concat("(", s.height, ", ", s.width, ")");
+}
 
 std::string padding_mode_name(PaddingMode m) {
   switch (m) {
-    case PaddingMode::Constant: return "constant";
-    case PaddingMode::Edge: return "edge";
-    case PaddingMode::Reflect: return "reflect";
-    case PaddingMode::Symmetric: return "symmetric";
+    case PaddingMode::Constant:
+      return "constant";
+    case PaddingMode::Edge:
+      return "edge";
+    case PaddingMode::Reflect:
+      return "reflect";
+    case PaddingMode::Symmetric:
+      return "symmetric";
   }
   return "?";
 }
@@ -88,22 +96,24 @@ Tensor to_tensor(const Tensor& hwc) {
   if (is_floating(hwc.dtype())) return hwc.to(DType::Float32);
   KILN_CHECK(hwc.dtype() == DType::UInt8, DTypeError, "ToTensor: expected a uint8 [H, W, C] image, got ",
              dtype_name(hwc.dtype()));
-  KILN_CHECK(hwc.dim() == 2 || hwc.dim() == 3, ShapeError, "ToTensor: expected a uint8 [H, W, C] or [H, W] image, got shape ",
-             hwc.shape());
+  KILN_CHECK(hwc.dim() == 2 || hwc.dim() == 3, ShapeError,
+             "ToTensor: expected a uint8 [H, W, C] or [H, W] image, got shape ", hwc.shape());
   int64_t h = hwc.size(0), w = hwc.size(1), c = hwc.dim() == 3 ? hwc.size(2) : 1;
   std::vector<uint8_t> src = hwc.to_vector<uint8_t>();
   std::vector<float> dst(src.size());
   for (int64_t y = 0; y < h; ++y)
     for (int64_t x = 0; x < w; ++x)
-      for (int64_t k = 0; k < c; ++k) dst[(k * h + y) * w + x] = static_cast<float>(src[(y * w + x) * c + k]) / 255.0f;
+      for (int64_t k = 0; k < c; ++k)
+        dst[(k * h + y) * w + x] = static_cast<float>(src[(y * w + x) * c + k]) / 255.0f;
   return from_vector(dst, {c, h, w}, hwc.device());
 }
 
 Tensor convert_image_dtype(const Tensor& img) {
-  KILN_CHECK(img.defined(), ValueError, "ConvertImageDtype: expected an image tensor, got an undefined tensor");
+  KILN_CHECK(img.defined(), ValueError,
+             "ConvertImageDtype: expected an image tensor, got an undefined tensor");
   if (is_floating(img.dtype())) return img.to(DType::Float32);
-  KILN_CHECK(img.dtype() == DType::UInt8, DTypeError, "ConvertImageDtype: expected a uint8 or floating image, got ",
-             dtype_name(img.dtype()));
+  KILN_CHECK(img.dtype() == DType::UInt8, DTypeError,
+             "ConvertImageDtype: expected a uint8 or floating image, got ", dtype_name(img.dtype()));
   std::vector<uint8_t> src = img.to_vector<uint8_t>();
   std::vector<float> dst(src.size());
   for (size_t i = 0; i < src.size(); ++i) dst[i] = static_cast<float>(src[i]) / 255.0f;
@@ -112,10 +122,11 @@ Tensor convert_image_dtype(const Tensor& img) {
 
 Tensor normalize(const Tensor& img, const std::vector<double>& mean, const std::vector<double>& std) {
   Planes p = detail::to_planes(img, "Normalize");
-  KILN_CHECK(mean.size() == 1 || static_cast<int64_t>(mean.size()) == p.channels, ShapeError, "Normalize: ",
-             mean.size(), " means for an image of ", p.channels, " channels (shape ", img.shape(), ")");
-  KILN_CHECK(std.size() == mean.size(), ValueError, "Normalize: expected as many stds as means (", mean.size(),
-             "), got ", std.size());
+  KILN_CHECK(mean.size() == 1 || static_cast<int64_t>(mean.size()) == p.channels, ShapeError,
+             "Normalize: ", mean.size(), " means for an image of ", p.channels, " channels (shape ",
+             img.shape(), ")");
+  KILN_CHECK(std.size() == mean.size(), ValueError, "Normalize: expected as many stds as means (",
+             mean.size(), "), got ", std.size());
   for (int64_t n = 0; n < p.images(); ++n)
     for (int64_t c = 0; c < p.channels; ++c) {
       size_t k = mean.size() == 1 ? 0 : static_cast<size_t>(c);
@@ -126,7 +137,8 @@ Tensor normalize(const Tensor& img, const std::vector<double>& mean, const std::
   return detail::from_planes(p);
 }
 
-Size resized_shorter_side(int64_t height, int64_t width, int64_t shorter_side, std::optional<int64_t> max_size) {
+Size resized_shorter_side(int64_t height, int64_t width, int64_t shorter_side,
+                          std::optional<int64_t> max_size) {
   KILN_CHECK(shorter_side > 0, ValueError, "Resize: expected a positive size, got ", shorter_side);
   int64_t short_side = std::min(height, width), long_side = std::max(height, width);
   int64_t new_short = shorter_side;
@@ -168,7 +180,9 @@ std::vector<int64_t> nearest_taps(int64_t in, int64_t out) {
   std::vector<int64_t> idx(static_cast<size_t>(out));
   float scale = static_cast<float>(in) / static_cast<float>(out);
   for (int64_t d = 0; d < out; ++d) {
-    int64_t s = in == out ? d : out == 2 * in ? d >> 1 : static_cast<int64_t>(std::floor(static_cast<float>(d) * scale));
+    int64_t s = in == out       ? d
+                : out == 2 * in ? d >> 1
+                                : static_cast<int64_t>(std::floor(static_cast<float>(d) * scale));
     idx[static_cast<size_t>(d)] = std::min(s, in - 1);
   }
   return idx;
@@ -178,10 +192,14 @@ std::vector<int64_t> nearest_taps(int64_t in, int64_t out) {
 int64_t pad_index(int64_t i, int64_t n, PaddingMode mode) {
   if (i >= 0 && i < n) return i;
   switch (mode) {
-    case PaddingMode::Constant: return -1;
-    case PaddingMode::Edge: return std::clamp<int64_t>(i, 0, n - 1);
-    case PaddingMode::Reflect: return i < 0 ? -i : 2 * (n - 1) - i;
-    case PaddingMode::Symmetric: return i < 0 ? -i - 1 : 2 * n - 1 - i;
+    case PaddingMode::Constant:
+      return -1;
+    case PaddingMode::Edge:
+      return std::clamp<int64_t>(i, 0, n - 1);
+    case PaddingMode::Reflect:
+      return i < 0 ? -i : 2 * (n - 1) - i;
+    case PaddingMode::Symmetric:
+      return i < 0 ? -i - 1 : 2 * n - 1 - i;
   }
   return -1;
 }
@@ -192,7 +210,8 @@ Tensor resize(const Tensor& img, Size size, InterpolationMode interpolation) {
   Planes p = detail::to_planes(img, "Resize");
   KILN_CHECK(size.height > 0 && size.width > 0, ValueError, "Resize: expected a positive size, got ",
              detail::size_str(size));
-  KILN_CHECK(p.height > 0 && p.width > 0, ShapeError, "Resize: cannot resize an empty image of shape ", img.shape());
+  KILN_CHECK(p.height > 0 && p.width > 0, ShapeError, "Resize: cannot resize an empty image of shape ",
+             img.shape());
   if (size.height == p.height && size.width == p.width) return detail::from_planes(p);
   Planes out = detail::planes_like(p, p.channels, size.height, size.width);
   if (interpolation == InterpolationMode::Nearest) {
@@ -214,7 +233,8 @@ Tensor resize(const Tensor& img, Size size, InterpolationMode interpolation) {
         const float* r1 = s + ty.i1 * p.width;
         for (int64_t x = 0; x < size.width; ++x) {
           const LinearTap& tx = xs[x];
-          *d++ = ty.w0 * (tx.w0 * r0[tx.i0] + tx.w1 * r0[tx.i1]) + ty.w1 * (tx.w0 * r1[tx.i0] + tx.w1 * r1[tx.i1]);
+          *d++ = ty.w0 * (tx.w0 * r0[tx.i0] + tx.w1 * r0[tx.i1]) +
+                 ty.w1 * (tx.w0 * r1[tx.i0] + tx.w1 * r1[tx.i1]);
         }
       }
     }
@@ -225,14 +245,16 @@ Tensor resize(const Tensor& img, Size size, InterpolationMode interpolation) {
 // Pads (l, t, r, b) with a mode; negative values are not accepted.
 static Planes pad_planes(const Planes& p, Padding pad, double fill, PaddingMode mode) {
   KILN_CHECK(pad.left >= 0 && pad.top >= 0 && pad.right >= 0 && pad.bottom >= 0, ValueError,
-             "Pad: expected non-negative padding, got (left ", pad.left, ", top ", pad.top, ", right ", pad.right,
-             ", bottom ", pad.bottom, ")");
+             "Pad: expected non-negative padding, got (left ", pad.left, ", top ", pad.top, ", right ",
+             pad.right, ", bottom ", pad.bottom, ")");
   if (mode == PaddingMode::Reflect || mode == PaddingMode::Symmetric) {
     int64_t slack = mode == PaddingMode::Reflect ? 1 : 0;
-    KILN_CHECK(std::max(pad.left, pad.right) <= p.width - slack && std::max(pad.top, pad.bottom) <= p.height - slack,
-               ValueError, "Pad: ", detail::padding_mode_name(mode), " padding of (left ", pad.left, ", top ", pad.top,
-               ", right ", pad.right, ", bottom ", pad.bottom, ") needs each pad ", slack ? "smaller than" : "at most",
-               " the image's extent on that axis; the image is ", p.height, "x", p.width);
+    KILN_CHECK(
+        std::max(pad.left, pad.right) <= p.width - slack && std::max(pad.top, pad.bottom) <= p.height - slack,
+        ValueError, "Pad: ", detail::padding_mode_name(mode), " padding of (left ", pad.left, ", top ",
+        pad.top, ", right ", pad.right, ", bottom ", pad.bottom, ") needs each pad ",
+        slack ? "smaller than" : "at most", " the image's extent on that axis; the image is ", p.height, "x",
+        p.width);
   }
   if (mode == PaddingMode::Edge)
     KILN_CHECK(p.height > 0 && p.width > 0, ShapeError, "Pad: edge padding of an empty image");
@@ -258,7 +280,8 @@ Tensor pad(const Tensor& img, Padding padding, double fill, PaddingMode mode) {
 }
 
 static Planes crop_planes(const Planes& p, int64_t top, int64_t left, int64_t height, int64_t width) {
-  KILN_CHECK(height >= 0 && width >= 0, ValueError, "crop: expected a non-negative size, got ", height, "x", width);
+  KILN_CHECK(height >= 0 && width >= 0, ValueError, "crop: expected a non-negative size, got ", height, "x",
+             width);
   Planes out = detail::planes_like(p, p.channels, height, width);
   for (int64_t k = 0; k < p.num_planes(); ++k) {
     const float* s = p.plane(k);
@@ -285,7 +308,9 @@ Tensor center_crop(const Tensor& img, Size size) {
              detail::size_str(size));
   if (size.width > p.width || size.height > p.height) {
     // torchvision pads a too-small image with zeros first (the extra pixel, if odd, right/bottom).
-    auto half = [](int64_t want, int64_t have, int64_t extra) { return want > have ? (want - have + extra) / 2 : 0; };
+    auto half = [](int64_t want, int64_t have, int64_t extra) {
+      return want > have ? (want - have + extra) / 2 : 0;
+    };
     Padding pad(half(size.width, p.width, 0), half(size.height, p.height, 0), half(size.width, p.width, 1),
                 half(size.height, p.height, 1));
     p = pad_planes(p, pad, 0.0, PaddingMode::Constant);
@@ -315,8 +340,12 @@ static Tensor flip(const Tensor& img, bool horizontal) {
   }
   return detail::from_planes(out);
 }
-Tensor hflip(const Tensor& img) { return flip(img, true); }
-Tensor vflip(const Tensor& img) { return flip(img, false); }
+Tensor hflip(const Tensor& img) {
+  return flip(img, true);
+}
+Tensor vflip(const Tensor& img) {
+  return flip(img, false);
+}
 
 // Note [Rotation as torchvision does it]: torchvision's tensor rotate builds the inverse affine
 // matrix [cos r, sin r, tx; -sin r, cos r, ty] with r = radians(-angle) about the centre (offsets
@@ -409,7 +438,8 @@ Tensor rotate(const Tensor& img, double angle, InterpolationMode interpolation, 
     const float* s = p.plane(k);
     float* d = out.plane(k);
     int64_t c = k % p.channels;
-    float f = fill.empty() ? 0.0f : static_cast<float>(fill.size() == 1 ? fill[0] : fill[static_cast<size_t>(c)]);
+    float f =
+        fill.empty() ? 0.0f : static_cast<float>(fill.size() == 1 ? fill[0] : fill[static_cast<size_t>(c)]);
     for (int64_t i = 0; i < oh * ow; ++i) {
       const Tap& t = taps[static_cast<size_t>(i)];
       float v = 0.0f;

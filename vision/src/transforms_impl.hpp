@@ -7,10 +7,9 @@
 // literally (the fixtures compare within 1/255).
 #pragma once
 
+#include <cstdint>
 #include <kiln/tensor.hpp>
 #include <kiln/vision/transforms.hpp>
-
-#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -17,7 +17,7 @@ SRC=$(cd "$2" && pwd)
 HERE="$SRC/tests/sdk/install"
 JOBS=${KILN_TEST_JOBS:-2}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kiln-sdk-install.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap '[[ -n "${KILN_KEEP_TEST_DIR:-}" ]] || rm -rf "$WORK"' EXIT
 export KILN_LOG_LEVEL=${KILN_LOG_LEVEL:-error}
 unset KILN_PLUGIN_PATH KILN_BACKEND
 
@@ -127,8 +127,9 @@ ${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror "$SRC/sdk/examples/infer_c/in
   -Wl,-rpath,"$LIB" -lm -o "$WORK/infer_pc" || fail "compiling infer.c with pkg-config kiln-c"
 KILN_PLUGIN_PATH="$WORK/layers" "$WORK/infer_pc" "$WORK/mlp.kiln" "$WORK/probe.txt" >/dev/null || fail "infer built with pkg-config"
 [[ $(pkg-config --modversion kiln) == 0.1.0 ]] || fail "pkg-config --modversion kiln"
-pkg-config --cflags kiln | grep -qF -- "-I$LIB/../include" || pkg-config --cflags kiln | grep -qF -- "-I$P/include" ||
-  fail "pkg-config kiln does not point into the moved prefix: $(pkg-config --cflags kiln)"
+inc=$(pkg-config --variable=includedir kiln)
+[[ -d "$inc" && $(cd "$inc" && pwd -P) == $(cd "$P/include" && pwd -P) ]] ||
+  fail "pkg-config kiln's includedir '$inc' is not the moved prefix's include/"
 
 step "a model whose layer no loaded plugin provides names the plugin to install"
 set +e

@@ -1,12 +1,12 @@
 // ImageFolder on a folder of small PNGs built in a temp dir: classes, order, values, transforms,
 // and the bad inputs (an empty class folder, corrupt and truncated files).
-#include "temp_dir.hpp"
+#include <gtest/gtest.h>
 
 #include <kiln/error.hpp>
 #include <kiln/vision/image_folder.hpp>
 #include <kiln/vision/image_io.hpp>
 
-#include <gtest/gtest.h>
+#include "temp_dir.hpp"
 
 namespace kiln {
 namespace {
@@ -19,8 +19,8 @@ using test::TempDir;
 class ImageFolderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    vision::write_png(pattern_image(0), dir / "cat/a.png");
     std::filesystem::create_directories(dir.path() / "cat/sub");
+    vision::write_png(pattern_image(0), dir / "cat/a.png");
     vision::write_png(pattern_image(1), dir / "cat/sub/c.png");
     vision::write_png(pattern_image(2), dir / "cat/B.PNG");
     std::filesystem::create_directories(dir.path() / "dog");
@@ -92,8 +92,10 @@ TEST_F(ImageFolderTest, SkipCorruptLeavesItOutAndCountsIt) {
 }
 
 TEST_F(ImageFolderTest, GrayscaleTransformAndExtensions) {
-  vision::ImageFolder gray(root(), {.allow_empty = true, .mode = vision::ImageReadMode::Gray,
-                                    .transform = T::Compose{T::Resize(T::Size(8, 8)), T::Normalize(0.5, 0.5)}});
+  vision::ImageFolder gray(root(),
+                           {.allow_empty = true,
+                            .mode = vision::ImageReadMode::Gray,
+                            .transform = T::Compose{T::Resize(T::Size(8, 8)), T::Normalize(0.5, 0.5)}});
   Tensor x = gray.get(0).input;
   ASSERT_EQ(x.shape(), Shape({1, 8, 8}));
   EXPECT_GE(x.min().item<float>(), -1.0f);

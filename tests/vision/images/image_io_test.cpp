@@ -1,16 +1,15 @@
 // Decoding and encoding with OpenCV, make_grid against torchvision, save_image round trips.
-#include "../transforms/kfx.hpp"
-#include "temp_dir.hpp"
+#include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <kiln/error.hpp>
 #include <kiln/ops.hpp>
 #include <kiln/vision/image_io.hpp>
 #include <kiln/vision/transforms.hpp>
 
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <cmath>
+#include "../transforms/kfx.hpp"
+#include "temp_dir.hpp"
 
 namespace kiln {
 namespace {
@@ -92,21 +91,22 @@ TEST(MakeGrid, MatchesTorchvision) {
   std::vector<Tensor> crops;
   for (int64_t i = 0; i < 5; ++i) crops.push_back(x.slice(1, i, i + 6).slice(2, 2 * i, 2 * i + 7));
   Tensor batch = stack(crops);  // [5, 3, 6, 7]
-  EXPECT_MATCHES_TORCHVISION(vision::make_grid(batch, {.nrow = 3, .padding = 1, .normalize = true, .pad_value = 0.25}),
-                             "make_grid");
+  EXPECT_MATCHES_TORCHVISION(
+      vision::make_grid(batch, {.nrow = 3, .padding = 1, .normalize = true, .pad_value = 0.25}), "make_grid");
   Tensor gray = batch.narrow(1, 0, 1) * 2.0 - 0.5;
-  EXPECT_MATCHES_TORCHVISION(vision::make_grid(gray, {.nrow = 2, .padding = 2, .normalize = true, .scale_each = true}),
-                             "make_grid_gray");
+  EXPECT_MATCHES_TORCHVISION(
+      vision::make_grid(gray, {.nrow = 2, .padding = 2, .normalize = true, .scale_each = true}),
+      "make_grid_gray");
 }
 
 TEST(MakeGrid, ShapeAndPlacement) {
   Tensor batch = stack({full({3, 4, 5}, 0.1), full({3, 4, 5}, 0.2), full({3, 4, 5}, 0.3)});
   Tensor grid = vision::make_grid(batch, {.nrow = 2, .padding = 2, .pad_value = 1.0});
   ASSERT_EQ(grid.shape(), Shape({3, 2 * (4 + 2) + 2, 2 * (5 + 2) + 2}));
-  EXPECT_FLOAT_EQ(grid[0][2][2].item<float>(), 0.1f);   // image 0 at (2, 2)
-  EXPECT_FLOAT_EQ(grid[1][2][9].item<float>(), 0.2f);   // image 1 at (2, 9)
-  EXPECT_FLOAT_EQ(grid[2][8][2].item<float>(), 0.3f);   // image 2 at (8, 2)
-  EXPECT_FLOAT_EQ(grid[0][8][9].item<float>(), 1.0f);   // the empty fourth cell is padding
+  EXPECT_FLOAT_EQ(grid[0][2][2].item<float>(), 0.1f);  // image 0 at (2, 2)
+  EXPECT_FLOAT_EQ(grid[1][2][9].item<float>(), 0.2f);  // image 1 at (2, 9)
+  EXPECT_FLOAT_EQ(grid[2][8][2].item<float>(), 0.3f);  // image 2 at (8, 2)
+  EXPECT_FLOAT_EQ(grid[0][8][9].item<float>(), 1.0f);  // the empty fourth cell is padding
   EXPECT_FLOAT_EQ(grid[0][0][0].item<float>(), 1.0f);
   // One image comes back as it is; a gray batch becomes three channels.
   EXPECT_EQ(vision::make_grid(full({1, 3, 4, 5}, 0.5)).shape(), Shape({3, 4, 5}));

@@ -1,16 +1,15 @@
 // Training curves and confusion-matrix images: written as PNGs that read back, with the expected
 // colours where the data says. KILN_VISION_PLOT_DIR=<dir> also keeps copies there to look at.
-#include "temp_dir.hpp"
-
-#include <kiln/error.hpp>
-#include <kiln/vision/image_io.hpp>
-#include <kiln/vision/plot.hpp>
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <kiln/error.hpp>
+#include <kiln/vision/image_io.hpp>
+#include <kiln/vision/plot.hpp>
 #include <set>
+
+#include "temp_dir.hpp"
 
 namespace kiln {
 namespace {
@@ -30,12 +29,14 @@ int64_t count_colour(const Tensor& img, int r, int g, int b, int tol = 30) {
   std::vector<uint8_t> v = img.to_vector<uint8_t>();
   int64_t n = img.size(1) * img.size(2), hits = 0;
   for (int64_t i = 0; i < n; ++i)
-    if (std::abs(v[i] - r) <= tol && std::abs(v[i + n] - g) <= tol && std::abs(v[i + 2 * n] - b) <= tol) ++hits;
+    if (std::abs(v[i] - r) <= tol && std::abs(v[i + n] - g) <= tol && std::abs(v[i + 2 * n] - b) <= tol)
+      ++hits;
   return hits;
 }
 
 void keep_copy(const Tensor& img, const std::string& name) {
-  if (const char* keep = std::getenv("KILN_VISION_PLOT_DIR")) vision::write_png(img, std::string(keep) + "/" + name);
+  if (const char* keep = std::getenv("KILN_VISION_PLOT_DIR"))
+    vision::write_png(img, std::string(keep) + "/" + name);
 }
 
 TEST(Plot, TrainingCurvesReadBackWithBothSeries) {
@@ -67,14 +68,14 @@ TEST(Plot, ConfusionMatrixShadesByCount) {
   keep_copy(img, "confusion_matrix.png");
   ASSERT_EQ(img.dim(), 3);
   EXPECT_GT(img.size(1), 3 * 72);
-  EXPECT_GT(count_colour(img, 8, 48, 107, 12), 72 * 72 / 2);     // the largest count: dark blue
-  EXPECT_GT(count_colour(img, 247, 251, 255, 3), 72 * 72 / 2);   // zero: the palest shade
+  EXPECT_GT(count_colour(img, 8, 48, 107, 12), 72 * 72 / 2);    // the largest count: dark blue
+  EXPECT_GT(count_colour(img, 247, 251, 255, 3), 72 * 72 / 2);  // zero: the palest shade
   Tensor norm = vision::render_confusion_matrix(m, {}, {.normalize = true, .title = "normalized"});
   keep_copy(norm, "confusion_matrix_normalized.png");
   // Ten classes with long names still render.
   std::vector<int64_t> big(100);
   for (int i = 0; i < 100; ++i) big[i] = i % 11 == 0 ? 90 : i % 7;
-  std::vector<std::string> names = {"airplane", "automobile", "bird", "cat", "deer",
+  std::vector<std::string> names = {"airplane", "automobile", "bird",  "cat",  "deer",
                                     "dog",      "frog",       "horse", "ship", "truck"};
   Tensor ten = vision::render_confusion_matrix(from_vector(big, {10, 10}), names);
   keep_copy(ten, "confusion_matrix_10.png");

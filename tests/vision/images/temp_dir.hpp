@@ -1,14 +1,13 @@
 // A fresh temporary folder for one test, removed with its content at the end of the scope.
 #pragma once
 
-#include <kiln/tensor.hpp>
-
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <kiln/tensor.hpp>
 #include <string>
 #include <vector>
 
@@ -47,7 +46,8 @@ inline Tensor pattern_image(int seed, int64_t h = 5, int64_t w = 6) {
   std::vector<uint8_t> v;
   for (int64_t c = 0; c < 3; ++c)
     for (int64_t y = 0; y < h; ++y)
-      for (int64_t x = 0; x < w; ++x) v.push_back(static_cast<uint8_t>((seed * 40 + c * 70 + y * 13 + x * 5) % 256));
+      for (int64_t x = 0; x < w; ++x)
+        v.push_back(static_cast<uint8_t>((seed * 40 + c * 70 + y * 13 + x * 5) % 256));
   return from_vector(v, {3, h, w});
 }
 

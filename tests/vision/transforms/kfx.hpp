@@ -2,8 +2,6 @@
 // b"KILNFIX1", uint32 dtype (0 = float32, 1 = uint8), uint32 rank, rank x int64 extents, elements.
 #pragma once
 
-#include <kiln/tensor.hpp>
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,20 +9,25 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <kiln/tensor.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace kiln::test {
 
-inline std::string fixture_path(const std::string& name) { return std::string(KILN_VISION_FIXTURES) + "/" + name; }
+inline std::string fixture_path(const std::string& name) {
+  return std::string(KILN_VISION_FIXTURES) + "/" + name;
+}
 
 inline Tensor read_kfx(const std::string& name) {
   std::string path = fixture_path(name + ".kfx");
   std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("missing fixture " + path + " (scripts/make_vision_fixtures.py writes it)");
+  if (!f)
+    throw std::runtime_error("missing fixture " + path + " (scripts/make_vision_fixtures.py writes it)");
   std::vector<char> d((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (d.size() < 16 || std::memcmp(d.data(), "KILNFIX1", 8) != 0) throw std::runtime_error("bad fixture " + path);
+  if (d.size() < 16 || std::memcmp(d.data(), "KILNFIX1", 8) != 0)
+    throw std::runtime_error("bad fixture " + path);
   uint32_t code, rank;
   std::memcpy(&code, d.data() + 8, 4);
   std::memcpy(&rank, d.data() + 12, 4);
@@ -34,7 +37,8 @@ inline Tensor read_kfx(const std::string& name) {
   for (int64_t e : dims) n *= static_cast<size_t>(e);
   Shape shape(dims);
   if (code == 1) {
-    std::vector<uint8_t> v(d.begin() + static_cast<std::ptrdiff_t>(at), d.begin() + static_cast<std::ptrdiff_t>(at + n));
+    std::vector<uint8_t> v(d.begin() + static_cast<std::ptrdiff_t>(at),
+                           d.begin() + static_cast<std::ptrdiff_t>(at + n));
     return from_vector(v, shape);
   }
   std::vector<float> v(n);
@@ -52,11 +56,11 @@ inline double max_abs_diff(const Tensor& a, const Tensor& b) {
 }
 
 // Kiln's output `got` equals torchvision's fixture `name` within 1/255.
-#define EXPECT_MATCHES_TORCHVISION(got, name)                                                    \
-  do {                                                                                          \
-    ::kiln::Tensor expected_ = ::kiln::test::read_kfx(name);                                    \
-    ::kiln::Tensor got_ = (got);                                                                \
-    ASSERT_EQ(got_.shape(), expected_.shape()) << name;                                         \
+#define EXPECT_MATCHES_TORCHVISION(got, name)                                                  \
+  do {                                                                                         \
+    ::kiln::Tensor expected_ = ::kiln::test::read_kfx(name);                                   \
+    ::kiln::Tensor got_ = (got);                                                               \
+    ASSERT_EQ(got_.shape(), expected_.shape()) << name;                                        \
     EXPECT_LE(::kiln::test::max_abs_diff(got_, expected_), 1.0 / 255.0) << "fixture " << name; \
   } while (0)
 

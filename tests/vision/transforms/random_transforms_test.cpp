@@ -1,13 +1,12 @@
 // Seeded random transforms repeat for a seed and differ for another; options and errors.
-#include <kiln/error.hpp>
-#include <kiln/ops.hpp>
-#include <kiln/random.hpp>
-#include <kiln/vision/transforms.hpp>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <kiln/error.hpp>
+#include <kiln/ops.hpp>
+#include <kiln/random.hpp>
+#include <kiln/vision/transforms.hpp>
 #include <vector>
 
 namespace kiln {
@@ -22,13 +21,16 @@ Tensor test_image(int64_t c = 3, int64_t h = 17, int64_t w = 23) {
   return from_vector(v, {c, h, w});
 }
 
-bool same(const Tensor& a, const Tensor& b) { return a.shape() == b.shape() && a.to_vector<float>() == b.to_vector<float>(); }
+bool same(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.to_vector<float>() == b.to_vector<float>();
+}
 
 double max_diff(const Tensor& a, const Tensor& b) {
   EXPECT_EQ(a.shape(), b.shape());
   std::vector<float> x = a.to_vector<float>(), y = b.to_vector<float>();
   double m = 0;
-  for (size_t i = 0; i < x.size() && i < y.size(); ++i) m = std::max(m, static_cast<double>(std::abs(x[i] - y[i])));
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i)
+    m = std::max(m, static_cast<double>(std::abs(x[i] - y[i])));
   return m;
 }
 
@@ -57,10 +59,12 @@ TEST(RandomTransforms, RepeatForASeedAndDifferForAnother) {
   expect_seeded(T::RandomCrop(12, {.padding = 2}), x);
   expect_seeded(T::RandomCrop(T::Size(9, 11), {.padding = 3, .padding_mode = T::PaddingMode::Reflect}), x);
   expect_seeded(T::RandomRotation(30.0), x);
-  expect_seeded(T::RandomRotation(-10.0, 45.0, {.interpolation = T::InterpolationMode::Bilinear, .fill = {0.5}}), x);
+  expect_seeded(
+      T::RandomRotation(-10.0, 45.0, {.interpolation = T::InterpolationMode::Bilinear, .fill = {0.5}}), x);
   expect_seeded(T::RandomResizedCrop(8), x);
   expect_seeded(T::ColorJitter(0.4, 0.4, 0.4, 0.1), x);
-  expect_seeded(T::Compose{T::RandomCrop(12), T::RandomHorizontalFlip(), T::ColorJitter({.brightness = 0.3})}, x);
+  expect_seeded(T::Compose{T::RandomCrop(12), T::RandomHorizontalFlip(), T::ColorJitter({.brightness = 0.3})},
+                x);
 }
 
 TEST(RandomTransforms, DefaultGeneratorFollowsManualSeed) {
@@ -95,7 +99,8 @@ TEST(RandomTransforms, RandomCropIsAWindowOfThePaddedImage) {
     ASSERT_EQ(c.shape(), Shape({3, 10, 12}));
     bool found = false;
     for (int64_t top = 0; top <= 21 - 10 && !found; ++top)
-      for (int64_t left = 0; left <= 27 - 12 && !found; ++left) found = same(c, F::crop(padded, top, left, 10, 12));
+      for (int64_t left = 0; left <= 27 - 12 && !found; ++left)
+        found = same(c, F::crop(padded, top, left, 10, 12));
     EXPECT_TRUE(found);
   }
   // pad_if_needed grows a small image up to the crop.
@@ -106,7 +111,8 @@ TEST(RandomTransforms, RandomCropIsAWindowOfThePaddedImage) {
 TEST(RandomTransforms, RandomResizedCropAndRotationShapes) {
   Tensor x = test_image();
   Generator gen(4);
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(T::RandomResizedCrop(T::Size(7, 5))(x, gen).shape(), Shape({3, 7, 5}));
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(T::RandomResizedCrop(T::Size(7, 5))(x, gen).shape(), Shape({3, 7, 5}));
   // Impossible ratios fall back to the central crop.
   Tensor fb = T::RandomResizedCrop(8, {.scale = {2.0, 3.0}, .ratio = {5.0, 6.0}})(x, gen);
   EXPECT_EQ(fb.shape(), Shape({3, 8, 8}));
@@ -145,10 +151,10 @@ TEST(Transforms, ToTensorConvertsHwcUint8) {
   Tensor t = T::ToTensor()(from_vector(hwc, {1, 2, 3}));
   ASSERT_EQ(t.shape(), Shape({3, 1, 2}));
   std::vector<float> v = t.to_vector<float>();
-  EXPECT_FLOAT_EQ(v[0], 0.0f);   // R of pixel 0
-  EXPECT_FLOAT_EQ(v[1], 0.4f);   // R of pixel 1
-  EXPECT_FLOAT_EQ(v[2], 1.0f);   // G of pixel 0
-  EXPECT_FLOAT_EQ(v[5], 0.6f);   // B of pixel 1
+  EXPECT_FLOAT_EQ(v[0], 0.0f);  // R of pixel 0
+  EXPECT_FLOAT_EQ(v[1], 0.4f);  // R of pixel 1
+  EXPECT_FLOAT_EQ(v[2], 1.0f);  // G of pixel 0
+  EXPECT_FLOAT_EQ(v[5], 0.6f);  // B of pixel 1
   Tensor chw = T::ConvertImageDtype()(from_vector(hwc, {3, 1, 2}));
   EXPECT_FLOAT_EQ(chw.to_vector<float>()[1], 1.0f);
   EXPECT_TRUE(same(T::ToTensor()(t), t));  // floating images pass through
@@ -160,7 +166,8 @@ TEST(Transforms, ErrorsNameTheProblem) {
     T::Normalize({0.5, 0.5}, {0.2, 0.2})(x);
     FAIL() << "expected ShapeError";
   } catch (const ShapeError& e) {
-    EXPECT_NE(std::string(e.what()).find("2 means for an image of 3 channels"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("2 means for an image of 3 channels"), std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(T::Resize(5)(from_vector(std::vector<uint8_t>(12, 1), {3, 2, 2})), DTypeError);
   EXPECT_THROW(T::Resize(5)(from_vector(std::vector<float>(4, 1), {2, 2})), ShapeError);

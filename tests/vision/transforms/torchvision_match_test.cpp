@@ -1,11 +1,11 @@
 // Kiln's deterministic transforms against torchvision 0.15's outputs on the same 17x23 image
 // (fixtures from scripts/make_vision_fixtures.py), within 1/255.
-#include "kfx.hpp"
+#include <gtest/gtest.h>
 
 #include <kiln/ops.hpp>
 #include <kiln/vision/transforms.hpp>
 
-#include <gtest/gtest.h>
+#include "kfx.hpp"
 
 namespace kiln {
 namespace {
@@ -48,9 +48,11 @@ TEST_F(TorchvisionMatch, CenterCrop) {
 
 TEST_F(TorchvisionMatch, Pad) {
   EXPECT_MATCHES_TORCHVISION(T::Pad(T::Padding(1, 2, 3, 4), {.fill = 0.5})(x), "pad_constant");
-  EXPECT_MATCHES_TORCHVISION(T::Pad(T::Padding(3, 2, 4, 5), {.padding_mode = PaddingMode::Reflect})(x), "pad_reflect");
+  EXPECT_MATCHES_TORCHVISION(T::Pad(T::Padding(3, 2, 4, 5), {.padding_mode = PaddingMode::Reflect})(x),
+                             "pad_reflect");
   EXPECT_MATCHES_TORCHVISION(T::Pad(3, {.padding_mode = PaddingMode::Edge})(x), "pad_edge");
-  EXPECT_MATCHES_TORCHVISION(T::Pad(T::Padding(2, 3), {.padding_mode = PaddingMode::Symmetric})(x), "pad_symmetric");
+  EXPECT_MATCHES_TORCHVISION(T::Pad(T::Padding(2, 3), {.padding_mode = PaddingMode::Symmetric})(x),
+                             "pad_symmetric");
 }
 
 TEST_F(TorchvisionMatch, GrayscaleAndFlips) {
@@ -68,8 +70,9 @@ TEST_F(TorchvisionMatch, Rotate) {
                              "rotate_nearest_30_fill");
   EXPECT_MATCHES_TORCHVISION(F::rotate(x, 37.0, InterpolationMode::Bilinear, true, {}, {1.0}),
                              "rotate_bilinear_37_expand_fill");
-  EXPECT_MATCHES_TORCHVISION(F::rotate(x, -20.0, InterpolationMode::Bilinear, false, std::array<double, 2>{5, 4}),
-                             "rotate_bilinear_m20_center");
+  EXPECT_MATCHES_TORCHVISION(
+      F::rotate(x, -20.0, InterpolationMode::Bilinear, false, std::array<double, 2>{5, 4}),
+      "rotate_bilinear_m20_center");
 }
 
 TEST_F(TorchvisionMatch, ColorAdjustments) {

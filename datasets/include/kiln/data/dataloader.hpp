@@ -8,7 +8,8 @@
 // Order: batch b of epoch e holds the sampler's indices [b*batch_size, (b+1)*batch_size) for epoch
 // e, so the batches and their order are the same for any num_workers. With num_workers > 0, up to
 // num_workers * prefetch_factor batches are fetched and collated ahead on a oneTBB arena of
-// num_workers threads; when the consumer needs a batch no worker has started, it makes it itself.
+// num_workers threads (at most TBB's worker threads: 1 on a 2-core machine); when the consumer
+// needs a batch no worker has started, it makes it itself.
 // Destroying the loader (or starting another epoch) mid-epoch cancels the batches not yet started
 // and waits for the running ones: no hang, no leak. An exception thrown by get() or the collate
 // function in a worker is rethrown by the next() that would have returned that batch.

@@ -24,12 +24,11 @@
 //    open, but get() then never meets a corrupt file.
 #pragma once
 
+#include <cstdint>
 #include <kiln/data/dataset.hpp>
 #include <kiln/random.hpp>
 #include <kiln/vision/image_io.hpp>
 #include <kiln/vision/transforms.hpp>
-
-#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
@@ -42,11 +41,11 @@ const std::vector<std::string>& default_image_extensions();
 
 struct ImageFolderOptions {
   std::vector<std::string> extensions = default_image_extensions();  // with or without the dot
-  bool allow_empty = false;              // accept class folders without images
-  ImageReadMode mode = ImageReadMode::RGB;  // RGB (3 channels) or Gray (1 channel)
-  transforms::TransformRef transform;    // applied to the float [C, H, W] image; none by default
-  bool skip_corrupt = false;             // see above
-  Generator* generator = nullptr;        // for random transforms; default_generator() when null
+  bool allow_empty = false;                                          // accept class folders without images
+  ImageReadMode mode = ImageReadMode::RGB;                           // RGB (3 channels) or Gray (1 channel)
+  transforms::TransformRef transform;  // applied to the float [C, H, W] image; none by default
+  bool skip_corrupt = false;           // see above
+  Generator* generator = nullptr;      // for random transforms; default_generator() when null
 };
 
 class ImageFolder : public data::Dataset {

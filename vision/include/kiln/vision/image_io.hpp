@@ -17,9 +17,8 @@
 // a failed write a DataError. Files are written to a temporary name and renamed into place.
 #pragma once
 
-#include <kiln/tensor.hpp>
-
 #include <cstdint>
+#include <kiln/tensor.hpp>
 #include <optional>
 #include <string>
 #include <utility>

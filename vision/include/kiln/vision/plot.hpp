@@ -8,7 +8,6 @@
 #pragma once
 
 #include <kiln/tensor.hpp>
-
 #include <map>
 #include <string>
 #include <vector>
@@ -16,8 +15,8 @@
 namespace kiln::vision {
 
 struct TrainingCurvesOptions {
-  std::string title;         // drawn above the panels when not empty
-  int panel_width = 520;     // pixels per panel
+  std::string title;      // drawn above the panels when not empty
+  int panel_width = 520;  // pixels per panel
   int panel_height = 380;
   int panels_per_row = 3;
 };
@@ -42,7 +41,7 @@ struct ConfusionMatrixPlotOptions {
 // bar. class_names may be empty (then 0..C-1) or hold C names; ShapeError otherwise.
 Tensor render_confusion_matrix(const Tensor& matrix, const std::vector<std::string>& class_names = {},
                                const ConfusionMatrixPlotOptions& options = {});  // uint8 [3, H, W]
-void plot_confusion_matrix(const Tensor& matrix, const std::vector<std::string>& class_names, const std::string& path,
-                           const ConfusionMatrixPlotOptions& options = {});
+void plot_confusion_matrix(const Tensor& matrix, const std::vector<std::string>& class_names,
+                           const std::string& path, const ConfusionMatrixPlotOptions& options = {});
 
 }  // namespace kiln::vision

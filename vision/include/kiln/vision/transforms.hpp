@@ -28,12 +28,11 @@
 // for bad options (a crop larger than the image, negative sizes, a reflect pad wider than the image).
 #pragma once
 
-#include <kiln/random.hpp>
-#include <kiln/tensor.hpp>
-
 #include <array>
 #include <functional>
 #include <initializer_list>
+#include <kiln/random.hpp>
+#include <kiln/tensor.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,7 +57,8 @@ struct Padding {
   int64_t left = 0, top = 0, right = 0, bottom = 0;
   Padding() = default;
   Padding(int64_t all) : left(all), top(all), right(all), bottom(all) {}  // NOLINT
-  Padding(int64_t horizontal, int64_t vertical) : left(horizontal), top(vertical), right(horizontal), bottom(vertical) {}
+  Padding(int64_t horizontal, int64_t vertical)
+      : left(horizontal), top(vertical), right(horizontal), bottom(vertical) {}
   Padding(int64_t l, int64_t t, int64_t r, int64_t b) : left(l), top(t), right(r), bottom(b) {}
 };
 
@@ -87,7 +87,8 @@ class TransformRef {
       : ptr_(std::make_shared<std::decay_t<T>>(std::forward<T>(transform))) {}
   TransformRef(std::shared_ptr<const Transform> ptr) : ptr_(std::move(ptr)) {}  // NOLINT
   template <typename Fn, std::enable_if_t<!std::is_base_of_v<Transform, std::decay_t<Fn>> &&
-                                              std::is_invocable_r_v<Tensor, Fn, const Tensor&>, int> = 0>
+                                              std::is_invocable_r_v<Tensor, Fn, const Tensor&>,
+                                          int> = 0>
   TransformRef(Fn&& fn)  // NOLINT: a lambda or function becomes a Lambda transform
       : TransformRef(wrap(std::function<Tensor(const Tensor&)>(std::forward<Fn>(fn)))) {}
 
@@ -259,9 +260,9 @@ class RandomCrop : public Transform {
 
 struct RandomRotationOptions {
   InterpolationMode interpolation = InterpolationMode::Nearest;
-  bool expand = false;  // grow the output to hold the whole rotated image
+  bool expand = false;                          // grow the output to hold the whole rotated image
   std::optional<std::array<double, 2>> center;  // (x, y) in pixels; default the image centre
-  std::vector<double> fill = {0.0};  // one value, or one per channel, for the area outside
+  std::vector<double> fill = {0.0};             // one value, or one per channel, for the area outside
 };
 // Rotates by an angle (degrees, counter-clockwise) drawn uniformly from [-degrees, degrees]
 // (or [min, max] with the two-value constructor).
@@ -278,7 +279,7 @@ class RandomRotation : public Transform {
 };
 
 struct RandomResizedCropOptions {
-  std::array<double, 2> scale = {0.08, 1.0};  // range of the crop's area, relative to the image
+  std::array<double, 2> scale = {0.08, 1.0};             // range of the crop's area, relative to the image
   std::array<double, 2> ratio = {3.0 / 4.0, 4.0 / 3.0};  // range of the crop's width / height
   InterpolationMode interpolation = InterpolationMode::Bilinear;
 };
@@ -323,7 +324,8 @@ Tensor convert_image_dtype(const Tensor& img);
 Tensor normalize(const Tensor& img, const std::vector<double>& mean, const std::vector<double>& std);
 Tensor resize(const Tensor& img, Size size, InterpolationMode interpolation = InterpolationMode::Bilinear);
 // The output size torchvision's Resize(int shorter_side, max_size) gives for an image of (h, w).
-Size resized_shorter_side(int64_t height, int64_t width, int64_t shorter_side, std::optional<int64_t> max_size = {});
+Size resized_shorter_side(int64_t height, int64_t width, int64_t shorter_side,
+                          std::optional<int64_t> max_size = {});
 // Rows top..top+height, columns left..left+width; parts outside the image are zero.
 Tensor crop(const Tensor& img, int64_t top, int64_t left, int64_t height, int64_t width);
 Tensor center_crop(const Tensor& img, Size size);
