@@ -18,8 +18,10 @@
 
 // Hot loops are compiled three times and picked at load time from what the CPU reports
 // (GCC function multi-versioning through an ifunc; no -march flag, the .so runs on any x86-64).
+// The clones name x86-64 ISA levels (v4 = AVX-512 F/BW/DQ/VL, v3 = AVX2+FMA), which the resolver
+// tests by feature bits; "arch=skylake-avx512" would be tested by CPU model and miss Cascade Lake.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(KILN_TBB_NO_CLONES)
-#define KILN_TBB_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define KILN_TBB_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define KILN_TBB_CLONES
 #endif

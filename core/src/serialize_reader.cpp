@@ -62,7 +62,8 @@ class Builder {
         hint = "it is a built-in layer of the Kiln that wrote the file (" + writer_version() + "); upgrade Kiln";
       else
         hint = "load the layer plugin that provides it ('" + provider +
-               "') before loading this file, or register the type with KILN_REGISTER_LAYER";
+               "', e.g. in a folder of KILN_PLUGIN_PATH) before loading this file, or register the type "
+               "with KILN_REGISTER_LAYER";
       fail(pf_.file, at, "layer '" + shown(path) + "' has type '" + type + "' (version " + std::to_string(version) +
                              "), which is not registered in this program: " + hint);
     }

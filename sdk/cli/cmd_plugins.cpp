@@ -53,7 +53,7 @@ bool supports(const BackendInfo& b, std::string_view op) {
 }
 
 void print_search_path(std::ostream& os, const std::vector<std::string>& path) {
-  os << "Search path (KILN_PLUGIN_PATH first, then the plugin folder beside libkiln):\n";
+  os << "Search path (in order, KILN_PLUGIN_PATH entries first):\n";
   if (path.empty()) os << "  (empty)\n";
   for (const auto& entry : path) {
     std::error_code ec;

@@ -188,7 +188,7 @@ TEST_F(Hostile, UnknownLayerNamesThePlugin) {
   std::string text(b.begin() + 64, b.begin() + 64 + test::get_u64(b, 24));
   size_t at = 64 + text.find("\"type\":\"MyBlock\"");
   expect_error(b, at, "layer '1' has type 'MyBlock' (version 1), which is not registered");
-  expect_error(b, at, "load the layer plugin that provides it ('libmyblocks.so')");
+  expect_error(b, at, "load the layer plugin that provides it ('libmyblocks.so'");
 }
 
 TEST_F(Hostile, LayerVersionNewerThanRegistered) {
