@@ -12,6 +12,9 @@
 #include <kiln/random.hpp>
 #include <kiln/serialize.hpp>
 #include <kiln/vision/models.hpp>
+#if defined(KILN_VISION_HAS_OPENCV)
+#include <kiln/vision/plot.hpp>
+#endif
 
 #include <nlohmann/json.hpp>
 
@@ -165,6 +168,7 @@ int run(const po::variables_map& vm) {
       {"dataset", dataset_name},
       {"input_shape", {spec.channels, spec.image_size, spec.image_size}},
       {"num_classes", spec.num_classes},
+      {"classes", test.classes},
       {"normalize", {{"mean", spec.mean}, {"std", spec.std}}},
       {"epochs", static_cast<int>(history.epochs.size())},
       {"test_accuracy", accuracy},
@@ -179,6 +183,13 @@ int run(const po::variables_map& vm) {
                 fit_seconds, train_rate, infer_rate);
   std::cout << line;
   std::cout << "Model saved to " << out << "\nHistory written to " << history_file << "\n";
+#if defined(KILN_VISION_HAS_OPENCV)
+  {
+    std::string curves = history_file.substr(0, history_file.size() - 4) + ".png";  // <stem>.history.png
+    vision::plot_training_curves(history.history, curves);
+    std::cout << "Training curves plotted to " << curves << "\n";
+  }
+#endif
   if (vm.count("json")) {
     const std::string json_file = vm["json"].as<std::string>();
     nlohmann::ordered_json summary = {

@@ -38,6 +38,7 @@ Split load_split(const DatasetSpec& spec, const std::string& data_dir, bool trai
     else if (spec.name == "kmnist") ds = std::make_shared<vision::KMNIST>(o);
     else ds = std::make_shared<vision::MNIST>(o);
     if (as_tensors) split.tensors = ds->to_tensors();
+    split.classes = ds->classes();
     split.dataset = ds;
   } else {
     vision::CIFAROptions o{.root = data_dir, .train = train, .normalize = normalize};
@@ -45,6 +46,9 @@ Split load_split(const DatasetSpec& spec, const std::string& data_dir, bool trai
     if (spec.name == "cifar10") ds = std::make_shared<vision::CIFAR10>(o);
     else ds = std::make_shared<vision::CIFAR100>(o);
     if (as_tensors) split.tensors = ds->to_tensors();
+    if (spec.name == "cifar10") split.classes = vision::CIFAR10::classes();
+    for (int64_t c = static_cast<int64_t>(split.classes.size()); c < spec.num_classes; ++c)
+      split.classes.push_back("class " + std::to_string(c));
     split.dataset = ds;
   }
   return split;

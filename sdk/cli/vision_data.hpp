@@ -25,6 +25,7 @@ const std::vector<std::string>& dataset_names();
 struct Split {
   data::DatasetPtr dataset;
   vision::TensorPair tensors;  // filled by load_split when as_tensors
+  std::vector<std::string> classes;  // label names, index = class
 };
 Split load_split(const DatasetSpec& spec, const std::string& data_dir, bool train, bool as_tensors);
 

@@ -60,7 +60,12 @@ TEST_P(ConformanceTest, MatchesReference) {
   std::cout << "[conformance] backend '" << name << "': " << results.size() << " cases, " << c.passed << " passed, "
             << c.failed << " failed, " << c.skipped << " skipped\n";
   EXPECT_EQ(c.failed, 0) << kiln::format_conformance_table(results);
-  EXPECT_GT(c.passed, 500);
+  // Every op the backend claims is exercised; full backends claim (nearly) the whole catalogue,
+  // blas only matmul and convolution (the rest falls back to tbb).
+  EXPECT_GT(c.passed, static_cast<int>(info->supported_ops.size()));
+  if (name != "blas") {
+    EXPECT_GT(c.passed, 500);
+  }
 
   // Every op of the catalogue appears (generated from ops.def, not a hand-written list).
   std::set<std::string> ops;

@@ -21,6 +21,7 @@
 
 #include <kiln/plugin/kiln_backend.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -195,11 +196,20 @@ kiln_status export_host_backend(const kiln_host_api* host, uint32_t host_abi_ver
                                 const kiln_backend_api** out_api) noexcept {
   if (out_api == nullptr) return KILN_STATUS_INVALID_ARGUMENT;
   if (host_abi_version < 1) return HostBackend::set_error(KILN_STATUS_UNSUPPORTED, "host ABI version 0 is not supported");
-  return HostBackend::guard([&] {
+  kiln_status status = HostBackend::guard([&] {
     static Backend backend;  // lives for the process: plugins are never unloaded
     backend.initialize(host);
     *out_api = backend.api();
   });
+  if (status != KILN_STATUS_OK) {
+    // A table just long enough for the host to fetch the message of the failure.
+    static kiln_backend_api failed{};
+    failed.struct_size = static_cast<uint32_t>(offsetof(kiln_backend_api, last_error) + sizeof(failed.last_error));
+    failed.abi_version = KILN_ABI_VERSION;
+    failed.last_error = [](kiln_backend_t) -> const char* { return last_error_slot().c_str(); };
+    *out_api = &failed;
+  }
+  return status;
 }
 
 }  // namespace kiln::plugin
