@@ -13,4 +13,10 @@ elif [[ -n "${KILN_CMAKE_ARGS:-}" ]]; then
   # shellcheck disable=SC2086
   cmake "$BUILD" ${KILN_CMAKE_ARGS}
 fi
-cmake --build "$BUILD" -j "$JOBS"
+# KILN_TARGETS: build only these targets (default: everything)
+if [[ -n "${KILN_TARGETS:-}" ]]; then
+  # shellcheck disable=SC2086
+  cmake --build "$BUILD" -j "$JOBS" --target ${KILN_TARGETS}
+else
+  cmake --build "$BUILD" -j "$JOBS"
+fi

@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${KILN_BUILD_DIR:-$ROOT/build}"
-bash "$ROOT/scripts/build.sh"
+KILN_TARGETS="${KILN_TARGETS:-kiln_cli kiln_backends}" bash "$ROOT/scripts/build.sh"
 mkdir -p "$ROOT/runs"
 if "$BUILD/bin/kiln" help train >/dev/null 2>&1; then
   exec "$BUILD/bin/kiln" train --model lenet --dataset fashion-mnist --out "$ROOT/runs/lenet.kiln" \

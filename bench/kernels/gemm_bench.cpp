@@ -212,8 +212,8 @@ void BM_sum_tbb(benchmark::State& state) {
   } else {
     attrs.num_axes = 1, attrs.axes[0] = axis;
   }
-  Tensor y(KILN_DTYPE_FLOAT32, {axis == 1 || axis < 0 ? rows : 1, axis == 0 || axis < 0 ? cols : 1}, false);
-  if (axis < 0) y = Tensor(KILN_DTYPE_FLOAT32, {1, 1}, false);
+  const int64_t out_rows = axis == 1 ? rows : 1, out_cols = axis == 0 ? cols : 1;
+  Tensor y(KILN_DTYPE_FLOAT32, {out_rows, out_cols}, false);
   for (auto _ : state) launch(state, tbb(), KILN_OP_SUM, {&x}, {&y}, &attrs);
   state.SetBytesProcessed(state.iterations() * rows * cols * 4);
 }
