@@ -111,7 +111,7 @@ int run(const po::variables_map& vm) {
 }  // namespace
 
 KILN_CLI_COMMAND(bench, {.name = "bench",
-                         .summary = "time the reference workloads (MLP, LeNet-5 on Fashion-MNIST)",
+                         .summary = "Time the reference workloads (MLP, LeNet-5 on Fashion-MNIST) as PyTorch's script does",
                          .usage = "kiln bench [--model mlp|lenet] [--backend B] [--epochs N] [--batch-size B] [--json F]",
                          .description = "Trains and evaluates exactly the workload of shared/bench/torch_fmnist.py "
                                         "(data in memory, a fresh permutation each epoch, SGD lr 0.05 momentum 0.9, "

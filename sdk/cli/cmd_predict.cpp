@@ -83,7 +83,7 @@ int run(const po::variables_map& vm) {
 }  // namespace
 
 KILN_CLI_COMMAND(predict, {.name = "predict",
-                           .summary = "top-5 labels of images for a trained model",
+                           .summary = "Print the top-5 labels of images for a trained model",
                            .usage = "kiln predict [--top K] [--backend B] model.kiln IMAGE...",
                            .description = "Reads each image (PNG, JPEG, ... via OpenCV), converts it to the model's "
                                           "input channels and size, normalizes it as in training, and prints the "
