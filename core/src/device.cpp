@@ -101,7 +101,9 @@ BackendInfo info_of(detail::BackendEntry* b) {
     di.kind = d->props.kind == KILN_DEVICE_CPU ? "cpu" : d->props.kind == KILN_DEVICE_GPU ? "gpu" : "other";
     di.host_accessible = d->props.host_accessible != 0;
     di.total_memory = d->props.total_memory;
-    di.free_memory = d->props.free_memory;
+    // Free memory changes as the program runs: ask the backend now, not at load time.
+    kiln_device_props now = d->props;
+    di.free_memory = b->api->device_props(d->handle, &now) == KILN_STATUS_OK ? now.free_memory : d->props.free_memory;
     di.compute_units = d->props.compute_units;
     info.devices.push_back(di);
   }
@@ -129,6 +131,8 @@ std::vector<BackendInfo> backends() {
   for (auto* b : detail::Registry::get().backends()) out.push_back(info_of(b));
   return out;
 }
+
+void synchronize(const Device& device) { detail::synchronize(device); }
 
 std::vector<PluginFailure> plugin_failures() { return detail::Registry::get().failures(); }
 std::vector<std::string> plugin_search_path() { return detail::Registry::get().search_path(); }

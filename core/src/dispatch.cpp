@@ -277,7 +277,7 @@ void read_bytes(const Tensor& t, size_t byte_offset, void* dst, size_t bytes) {
     std::memcpy(dst, static_cast<const char*>(s.data()) + byte_offset, bytes);
     return;
   }
-  synchronize(t.device());
+  detail::synchronize(t.device());
   kiln_status st = s.backend->api->buffer_read(s.block.buffer, byte_offset, dst, bytes);
   KILN_CHECK(st == KILN_STATUS_OK, DeviceError, "reading ", bytes, " bytes from ", s.backend->name,
              " failed: ", s.backend->last_error());
@@ -291,7 +291,7 @@ void write_bytes(const Tensor& t, size_t byte_offset, const void* src, size_t by
     std::memcpy(static_cast<char*>(s.data()) + byte_offset, src, bytes);
     return;
   }
-  synchronize(t.device());
+  detail::synchronize(t.device());
   kiln_status st = s.backend->api->buffer_write(s.block.buffer, byte_offset, src, bytes);
   KILN_CHECK(st == KILN_STATUS_OK, DeviceError, "writing ", bytes, " bytes to ", s.backend->name, " failed: ",
              s.backend->last_error());

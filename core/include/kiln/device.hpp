@@ -43,6 +43,10 @@ class Device {
 Device default_device();
 // Chooses the device new tensors go to; throws DeviceError if no loaded backend has it.
 void set_default_device(const Device& device);
+// Blocks until every op queued on the device has finished (ops on a GPU run asynchronously; the
+// host backends finish each op before returning). Throws DeviceError with the backend's message
+// if queued work failed. Like torch.cuda.synchronize(); time GPU work only after calling it.
+void synchronize(const Device& device = default_device());
 
 struct DeviceInfo {
   std::string name;
