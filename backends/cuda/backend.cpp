@@ -227,6 +227,7 @@ kiln_status launch(kiln_stream_t handle, kiln_op op, const kiln_tensor_desc* in,
     auto* stream = reinterpret_cast<Stream*>(handle);
     if (stream == nullptr) fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: launch on a null stream");
     if (op < 0 || op >= KILN_OP_COUNT) fail(KILN_STATUS_UNSUPPORTED, "cuda: unknown op ", static_cast<int>(op));
+    report_index_errors(stream);
     validate(op, in, nin, out, nout, attrs);
     Device* device = stream->device;
     device->make_current();
@@ -313,6 +314,7 @@ kiln_status buffer_copy(kiln_buffer_t handle, uint64_t offset, void* host, uint6
     char* device_ptr = static_cast<char*>(block->ptr) + offset;
     // The legacy default stream: ordered after (and before) the work of every blocking stream,
     // so a read sees every kernel launched before it. Pageable host memory makes it synchronous.
+    if (to_device && block->device->staging.upload(device_ptr, host, bytes)) return;  // Note [Pinned staging]
     cudaError_t err = to_device ? cudaMemcpy(device_ptr, host, bytes, cudaMemcpyHostToDevice)
                                 : cudaMemcpy(host, device_ptr, bytes, cudaMemcpyDeviceToHost);
     if (err != cudaSuccess) {
@@ -344,14 +346,17 @@ kiln_status stream_create(kiln_device_t handle, kiln_stream_t* out) {
     auto stream = std::make_unique<Stream>();
     stream->device = device;
     check(cudaStreamCreate(&stream->stream), "cudaStreamCreate");
-    cudaError_t err = cudaMalloc(reinterpret_cast<void**>(&stream->error_flag), sizeof(int));
-    if (err == cudaSuccess) err = cudaMallocHost(reinterpret_cast<void**>(&stream->host_error_flag), sizeof(int));
-    if (err == cudaSuccess) err = cudaMemset(stream->error_flag, 0, sizeof(int));
+    // Note [Deferred index errors]
+    cudaError_t err = cudaHostAlloc(reinterpret_cast<void**>(&stream->index_errors), KILN_OP_COUNT * sizeof(int),
+                                    cudaHostAllocMapped);
+    if (err == cudaSuccess) {
+      std::memset(stream->index_errors, 0, KILN_OP_COUNT * sizeof(int));
+      err = cudaHostGetDevicePointer(reinterpret_cast<void**>(&stream->index_errors_device), stream->index_errors, 0);
+    }
     if (err != cudaSuccess) {
-      if (stream->error_flag) cudaFree(stream->error_flag);
-      if (stream->host_error_flag) cudaFreeHost(stream->host_error_flag);
+      if (stream->index_errors) cudaFreeHost(stream->index_errors);
       cudaStreamDestroy(stream->stream);
-      check(err, "allocating the stream's error flag");
+      check(err, "allocating the stream's index error flags");
     }
     ++device->live_streams;
     *out = reinterpret_cast<kiln_stream_t>(stream.release());
@@ -366,8 +371,7 @@ void stream_destroy(kiln_stream_t handle) {
   device->make_current();
   cudaStreamSynchronize(stream->stream);
   device->allocator().forget_stream(stream);
-  cudaFree(stream->error_flag);
-  cudaFreeHost(stream->host_error_flag);
+  cudaFreeHost(stream->index_errors);
   cudaStreamDestroy(stream->stream);
   (void)cudaGetLastError();
   --device->live_streams;
@@ -385,7 +389,7 @@ kiln_status stream_synchronize(kiln_stream_t handle) {
                      std::string("cuda: stream_synchronize: an earlier kernel failed: ") + cudaGetErrorName(err) +
                          ": " + cudaGetErrorString(err));
   }
-  return KILN_STATUS_OK;
+  return guard([&] { report_index_errors(stream); });
 }
 
 int32_t supports(kiln_backend_t, kiln_op op, const int32_t* dtypes, int32_t n, const void* attrs) {
@@ -400,7 +404,46 @@ int32_t supports(kiln_backend_t, kiln_op op, const int32_t* dtypes, int32_t n, c
 
 // ---------------------------------------------------------------------------------------------
 // Helpers declared in common.hpp / device.hpp.
+bool UploadStaging::upload(void* dst, const void* src, size_t bytes) {
+  constexpr size_t kMaxUpload = size_t{64} << 20, kMaxTotal = size_t{256} << 20, kMinChunk = size_t{1} << 20;
+  if (bytes > kMaxUpload) return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  Chunk* pick = nullptr;
+  for (Chunk& c : chunks_)  // the smallest free chunk that fits (a never-recorded event counts as done)
+    if (c.size >= bytes && (pick == nullptr || c.size < pick->size) && cudaEventQuery(c.done) == cudaSuccess) pick = &c;
+  if (pick == nullptr) {
+    size_t size = kMinChunk;
+    while (size < bytes) size *= 2;
+    if (total_ + size > kMaxTotal) return false;
+    Chunk c{nullptr, size, nullptr};
+    if (cudaHostAlloc(&c.host, size, cudaHostAllocDefault) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;  // no pinned memory to be had: copy synchronously
+    }
+    if (cudaEventCreateWithFlags(&c.done, cudaEventDisableTiming) != cudaSuccess) {
+      (void)cudaGetLastError();
+      cudaFreeHost(c.host);
+      return false;
+    }
+    chunks_.push_back(c);
+    total_ += size;
+    pick = &chunks_.back();
+  }
+  std::memcpy(pick->host, src, bytes);
+  cudaError_t err = cudaMemcpyAsync(dst, pick->host, bytes, cudaMemcpyHostToDevice, nullptr);
+  if (err == cudaSuccess) err = cudaEventRecord(pick->done, nullptr);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    fail(KILN_STATUS_DEVICE_ERROR, "cuda: buffer_write of ", bytes, " bytes (pinned staging): ", cudaGetErrorName(err),
+         ": ", cudaGetErrorString(err));
+  }
+  return true;
+}
+
 void Device::make_current() {
+  // Every launch calls this; cudaGetDevice is a thread-local read, cheaper than cudaSetDevice.
+  int current = -1;
+  if (cudaGetDevice(&current) == cudaSuccess && current == index_) return;
   cudaError_t err = cudaSetDevice(index_);
   if (err != cudaSuccess) {
     (void)cudaGetLastError();
@@ -418,16 +461,22 @@ void check_cuda(cudaError_t err, const Context& ctx, const char* what) {
        oom ? "" : " (an asynchronous error may come from an earlier launch on this device)");
 }
 
-void reset_error_flag(const Context& ctx) {
-  check_cuda(cudaMemsetAsync(ctx.stream->error_flag, 0, sizeof(int), ctx.cu_stream), ctx, "cudaMemsetAsync(error flag)");
+int* device_error_flag(const Context& ctx) { return ctx.stream->index_errors_device + ctx.op; }
+
+void note_index_launch(const Context& ctx, int64_t bound, const kiln_tensor_desc& indexed) {
+  ctx.stream->last_index_launch[ctx.op] = IndexLaunch{bound, indexed};
 }
-int* device_error_flag(const Context& ctx) { return ctx.stream->error_flag; }
-int read_error_flag(const Context& ctx) {
-  check_cuda(cudaMemcpyAsync(ctx.stream->host_error_flag, ctx.stream->error_flag, sizeof(int),
-                             cudaMemcpyDeviceToHost, ctx.cu_stream),
-             ctx, "cudaMemcpyAsync(error flag)");
-  check_cuda(cudaStreamSynchronize(ctx.cu_stream), ctx, "cudaStreamSynchronize(error flag)");
-  return *ctx.stream->host_error_flag;
+
+void report_index_errors(Stream* stream) {
+  volatile int* flags = stream->index_errors;
+  for (int op = 0; op < KILN_OP_COUNT; ++op) {
+    if (flags[op] == 0) continue;
+    flags[op] = 0;
+    const IndexLaunch& l = stream->last_index_launch[op];
+    fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", kOps[op].name, ": index out of range [0, ", l.bound,
+         ") for tensor of shape ", shape_string(l.indexed),
+         " (found by the GPU's bounds check after the launch and reported at the next call on the stream)");
+  }
 }
 
 const char* dtype_name(int32_t dtype) {

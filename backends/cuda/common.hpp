@@ -52,11 +52,12 @@ class Workspace {
   Block* block_;
 };
 
-// A per-stream device flag that kernels set when they meet an out-of-range index.
-void reset_error_flag(const Context& ctx);
+// Where the kernel of ctx's op flags an out-of-range index (Note [Deferred index errors]).
 int* device_error_flag(const Context& ctx);
-// Waits for the stream and returns the flag (0 = no error).
-int read_error_flag(const Context& ctx);
+// Remembers this launch's bound and indexed tensor for the message of a flagged error.
+void note_index_launch(const Context& ctx, int64_t bound, const kiln_tensor_desc& indexed);
+// Fails (INVALID_ARGUMENT) with the stream's first flagged index error, clearing it.
+void report_index_errors(Stream* stream);
 
 // ---- descriptors ----
 inline int64_t numel(const kiln_tensor_desc& d) { return kiln_desc_numel(&d); }

@@ -86,11 +86,6 @@ struct ScatterAddFn {
        shape_string(b), ")");
 }
 
-void check_flag(const Context& ctx, int64_t bound, const kiln_tensor_desc& indexed) {
-  if (read_error_flag(ctx) != 0)
-    fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", ctx.op_name, ": index out of range [0, ", bound,
-         ") for tensor of shape ", shape_string(indexed));
-}
 
 // A descriptor with `shape` and the strides of `d` for its dims, where dims are mapped: stride of
 // dim k of the result is d.strides[map[k]] (map[k] < 0: 0, i.e. broadcast).
@@ -139,7 +134,6 @@ void run_index(const Context& ctx, const kiln_tensor_desc* in, const kiln_tensor
       kiln_tensor_desc src_view = view_as(src, out, identity);
       src_view.strides[axis] = 0;
       if (numel(out) == 0) return;
-      reset_error_flag(ctx);
       dispatch_bits(ctx, out.dtype, [&](auto tag) {
         using B = typename decltype(tag)::type;
         GatherFn<B> f{base_ptr_as<B>(out), base_ptr_as<int64_t>(index_view), base_ptr_as<B>(src_view),
@@ -147,7 +141,7 @@ void run_index(const Context& ctx, const kiln_tensor_desc* in, const kiln_tensor
         const kiln_tensor_desc* descs[3] = {&out, &index_view, &src_view};
         launch_elementwise<3>(ctx, descs, f, "gather_kernel");
       });
-      check_flag(ctx, src.shape[axis], src);
+      note_index_launch(ctx, src.shape[axis], src);
       return;
     }
     case KILN_OP_EMBEDDING: {
@@ -162,7 +156,6 @@ void run_index(const Context& ctx, const kiln_tensor_desc* in, const kiln_tensor
       for (int32_t d = 0; d < out.ndim; ++d) map[d] = d < index.ndim ? -1 : 1;
       kiln_tensor_desc weight_view = view_as(weight, out, map);
       if (numel(out) == 0) return;
-      reset_error_flag(ctx);
       dispatch_bits(ctx, out.dtype, [&](auto tag) {
         using B = typename decltype(tag)::type;
         GatherFn<B> f{base_ptr_as<B>(out), base_ptr_as<int64_t>(index_view), base_ptr_as<B>(weight_view),
@@ -170,7 +163,7 @@ void run_index(const Context& ctx, const kiln_tensor_desc* in, const kiln_tensor
         const kiln_tensor_desc* descs[3] = {&out, &index_view, &weight_view};
         launch_elementwise<3>(ctx, descs, f, "embedding_kernel");
       });
-      check_flag(ctx, weight.shape[0], weight);
+      note_index_launch(ctx, weight.shape[0], weight);
       return;
     }
     case KILN_OP_SCATTER_ADD: {
@@ -187,7 +180,6 @@ void run_index(const Context& ctx, const kiln_tensor_desc* in, const kiln_tensor
       kiln_tensor_desc src_view = view_as(src, index, identity);
       kiln_tensor_desc out_view = view_as(out, index, identity);
       out_view.strides[axis] = 0;
-      reset_error_flag(ctx);
       dispatch_numeric(ctx, out.dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         ScatterAddFn<T> f{base_ptr_as<T>(src_view), base_ptr_as<int64_t>(index), base_ptr_as<T>(out_view),
@@ -195,7 +187,7 @@ void run_index(const Context& ctx, const kiln_tensor_desc* in, const kiln_tensor
         const kiln_tensor_desc* descs[3] = {&src_view, &index, &out_view};
         launch_elementwise<3>(ctx, descs, f, "scatter_add_kernel");
       });
-      check_flag(ctx, out.shape[axis], out);
+      note_index_launch(ctx, out.shape[axis], out);
       return;
     }
     case KILN_OP_EMBEDDING_BACKWARD: {
@@ -212,7 +204,6 @@ void run_index(const Context& ctx, const kiln_tensor_desc* in, const kiln_tensor
       kiln_tensor_desc index_view = view_as(index, dy, map);
       for (int32_t d = 0; d < dy.ndim; ++d) map[d] = d < index.ndim ? -1 : 1;
       kiln_tensor_desc out_view = view_as(out, dy, map);
-      reset_error_flag(ctx);
       dispatch_float(ctx, out.dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         ScatterAddFn<T> f{base_ptr_as<T>(dy), base_ptr_as<int64_t>(index_view), base_ptr_as<T>(out_view),
@@ -220,7 +211,7 @@ void run_index(const Context& ctx, const kiln_tensor_desc* in, const kiln_tensor
         const kiln_tensor_desc* descs[3] = {&dy, &index_view, &out_view};
         launch_elementwise<3>(ctx, descs, f, "embedding_backward_kernel");
       });
-      check_flag(ctx, out.shape[0], out);
+      note_index_launch(ctx, out.shape[0], out);
       return;
     }
     default:

@@ -22,8 +22,16 @@ struct ReduceLayout {
   int64_t length;  // R
 };
 
+// Two reduced dimensions (batch norm's [N, H*W] of an NCHW tensor) take one 32-bit division
+// instead of strided_offset's 64-bit ones, which would make the reduction compute-bound.
 __device__ __forceinline__ int64_t inner_offset(const Strided& inner, int64_t r) {
-  return inner.ndim <= 1 ? r * inner.strides[0] : strided_offset(inner, r);
+  if (inner.ndim <= 1) return r * inner.strides[0];
+  if (inner.ndim == 2 && r <= 0xffffffffll) {
+    const uint32_t rr = static_cast<uint32_t>(r), size1 = static_cast<uint32_t>(inner.shape[1]);
+    const uint32_t i0 = rr / size1, i1 = rr - i0 * size1;
+    return static_cast<int64_t>(i0) * inner.strides[0] + static_cast<int64_t>(i1) * inner.strides[1];
+  }
+  return strided_offset(inner, r);
 }
 
 // Integer sums and products accumulate in 64-bit unsigned arithmetic: it wraps instead of

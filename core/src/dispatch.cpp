@@ -9,8 +9,12 @@
 
 #include <kiln/error.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -62,11 +66,69 @@ bool supports(BackendEntry* b, kiln_op op, const std::vector<int32_t>& dtypes, c
   return b->api->supports(b->api->backend, op, dtypes.data(), static_cast<int32_t>(dtypes.size()), attrs) != 0;
 }
 
+// Note [Op profile]: with KILN_PROFILE=1 every launch is timed, the device synchronized after it
+// so that a GPU op's time is its own and not its predecessors'. At exit a table of ops by total
+// time (calls, total ms, mean us, share) goes to stderr. It slows the program (no overlap of host
+// and device); it is for finding where the time goes, as torch.profiler is.
+class OpProfile {
+ public:
+  static OpProfile* get() {
+    static OpProfile* profile = [] {
+      const char* v = std::getenv("KILN_PROFILE");
+      return (v && *v && std::string(v) != "0") ? new OpProfile : nullptr;
+    }();
+    return profile;
+  }
+  void add(const BackendEntry* b, kiln_op op, double seconds) {
+    std::lock_guard lock(mutex_);
+    Entry& e = entries_[{b->name, static_cast<int>(op)}];
+    ++e.calls;
+    e.seconds += seconds;
+  }
+  void print() {
+    std::vector<std::pair<std::pair<std::string, int>, Entry>> rows(entries_.begin(), entries_.end());
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+    double total = 0;
+    int64_t calls = 0;
+    for (const auto& r : rows) {
+      total += r.second.seconds;
+      calls += r.second.calls;
+    }
+    std::fprintf(stderr, "\nkiln op profile (KILN_PROFILE=1; each launch timed to completion)\n");
+    std::fprintf(stderr, "%-8s %-24s %10s %12s %10s %7s\n", "backend", "op", "calls", "total ms", "mean us", "share");
+    for (const auto& [key, e] : rows)
+      std::fprintf(stderr, "%-8s %-24s %10lld %12.2f %10.2f %6.1f%%\n", key.first.c_str(), kOps[key.second].name,
+                   static_cast<long long>(e.calls), e.seconds * 1e3, e.seconds * 1e6 / static_cast<double>(e.calls),
+                   total > 0 ? 100.0 * e.seconds / total : 0.0);
+    std::fprintf(stderr, "%-8s %-24s %10lld %12.2f\n", "", "total", static_cast<long long>(calls), total * 1e3);
+  }
+
+ private:
+  struct Entry {
+    int64_t calls = 0;
+    double seconds = 0;
+  };
+  std::mutex mutex_;
+  std::map<std::pair<std::string, int>, Entry> entries_;
+};
+// Prints the table at exit (the profile itself is never destroyed: ops may still run later).
+struct OpProfilePrinter {
+  ~OpProfilePrinter() {
+    if (OpProfile* p = OpProfile::get()) p->print();
+  }
+} g_op_profile_printer;
+
 void launch_on(BackendEntry* b, DeviceEntry& dev, kiln_op op, const std::vector<kiln_tensor_desc>& descs,
                size_t num_inputs, const void* attrs, const std::vector<int32_t>& dtypes) {
+  OpProfile* profile = OpProfile::get();
+  const auto start = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   kiln_status s = b->api->launch(dev.stream, op, descs.data(), static_cast<int32_t>(num_inputs),
                                  descs.data() + num_inputs, static_cast<int32_t>(descs.size() - num_inputs), attrs);
   if (s != KILN_STATUS_OK) throw_launch_error(b, op, s, dtypes);
+  if (profile) {
+    if (!b->host_accessible) b->api->stream_synchronize(dev.stream);
+    profile->add(b, op, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
 }
 
 }  // namespace

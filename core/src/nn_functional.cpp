@@ -23,6 +23,16 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   return mul(x, mul(mask, 1.0 / (1.0 - p)));
 }
 
+// Note [Batch norm passes]: batch norm runs on the full activation tensor, so its cost is the
+// number of passes over it. The forward folds the statistics into a per-channel scale and shift,
+// y = x * scale + shift (statistics: two reductions; output: two pointwise passes), and training
+// mode records one closed-form backward instead of differentiating the composite:
+//   xhat = (x - mean) * invstd,  dbias = sum(dy),  dweight = sum(dy * xhat)
+//        = (sum(dy * x) - mean * sum(dy)) * invstd,
+//   dx = a * dy + b * x + c  with  a = weight * invstd,  b = -a * invstd * dweight / M,
+//        c = -a * dbias / M - b * mean   (M values per channel),
+// three passes for the sums and four for dx, where differentiating the composite takes about
+// fifteen. The per-channel arithmetic is on [1, C, 1, ...] tensors and costs nothing.
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight, const Tensor& bias,
                   bool training, double momentum, double eps) {
   KILN_CHECK(x.dim() >= 2, ShapeError, "batch_norm: expected input [N, C, ...], got shape ", x.shape());
@@ -31,27 +41,58 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, cons
   for (int64_t i = 2; i < x.dim(); ++i) axes.push_back(i);
   Shape stat_shape{1, c};
   for (int64_t i = 2; i < x.dim(); ++i) stat_shape.push_back(1);
-  Tensor mean_t, var_t;
-  if (training || !running_mean.defined()) {
-    int64_t n = x.numel() / std::max<int64_t>(c, 1);
-    KILN_CHECK(n > 1 || !training, ValueError, "batch_norm: expected more than 1 value per channel when training, got input ",
-               x.shape());
-    mean_t = mean(x, axes, true);
-    var_t = var(x, axes, 0.0, true);
+  for (const Tensor* p : std::initializer_list<const Tensor*>{&weight, &bias, &running_mean, &running_var})
+    KILN_CHECK(!p->defined() || p->numel() == c, ShapeError, "batch_norm: expected per-channel tensors of ", c,
+               " values for input ", x.shape(), ", got shape ", p->shape());
+  if (!training && running_mean.defined()) {
+    // y = x * scale + shift with the running statistics; autograd differentiates it as written.
+    Tensor scale = rsqrt(add(running_var.reshape(stat_shape), eps));
+    if (weight.defined()) scale = mul(scale, weight.reshape(stat_shape));
+    Tensor shift = mul(neg(running_mean.reshape(stat_shape)), scale);
+    if (bias.defined()) shift = add(shift, bias.reshape(stat_shape));
+    return add(mul(x, scale), shift);
+  }
+  const int64_t m = x.numel() / std::max<int64_t>(c, 1);
+  KILN_CHECK(m > 1 || !training, ValueError, "batch_norm: expected more than 1 value per channel when training, got input ",
+             x.shape());
+  Tensor y, mean_t, invstd, a;
+  {
+    NoGradGuard guard;
+    Tensor xd = x.detach();
+    mean_t = mean(xd, axes, true);
+    Tensor var_t = var(xd, axes, 0.0, true);
     if (training && running_mean.defined()) {
-      NoGradGuard guard;
-      Tensor m = mean_t.detach().reshape({c}), v = var_t.detach().reshape({c});
-      Tensor unbiased = mul(v, static_cast<double>(n) / static_cast<double>(std::max<int64_t>(n - 1, 1)));
-      running_mean.copy_(add(mul(running_mean, 1.0 - momentum), mul(m, momentum)));
+      Tensor unbiased = mul(var_t.reshape({c}), static_cast<double>(m) / static_cast<double>(std::max<int64_t>(m - 1, 1)));
+      running_mean.copy_(add(mul(running_mean, 1.0 - momentum), mul(mean_t.reshape({c}), momentum)));
       running_var.copy_(add(mul(running_var, 1.0 - momentum), mul(unbiased, momentum)));
     }
-  } else {
-    mean_t = running_mean.reshape(stat_shape);
-    var_t = running_var.reshape(stat_shape);
+    invstd = rsqrt(add(var_t, eps));
+    a = weight.defined() ? mul(invstd, weight.detach().reshape(stat_shape)) : invstd;
+    Tensor shift = mul(neg(mean_t), a);
+    if (bias.defined()) shift = add(shift, bias.detach().reshape(stat_shape));
+    y = add(mul(xd, a), shift);
   }
-  Tensor y = mul(sub(x, mean_t), rsqrt(add(var_t, eps)));
-  if (weight.defined()) y = mul(y, weight.reshape(stat_shape));
-  if (bias.defined()) y = add(y, bias.reshape(stat_shape));
+  if (!autograd::needs_grad({x, weight, bias})) return y;
+  std::vector<Tensor> inputs{x};
+  if (weight.defined()) inputs.push_back(weight);
+  if (bias.defined()) inputs.push_back(bias);
+  const bool has_weight = weight.defined(), has_bias = bias.defined();
+  const Shape param_shape = weight.defined() ? weight.shape() : bias.defined() ? bias.shape() : Shape{c};
+  Tensor xd = x.detach();
+  autograd::record("batch_norm", inputs, {y},
+                   [xd, mean_t, invstd, a, axes, m, has_weight, has_bias, param_shape](const std::vector<Tensor>& g) {
+                     const Tensor& dy = g[0];
+                     Tensor sum_dy = sum(dy, axes, true);
+                     Tensor sum_dy_xhat = mul(sub(sum(mul(dy, xd), axes, true), mul(mean_t, sum_dy)), invstd);
+                     const double inv_m = 1.0 / static_cast<double>(m);
+                     Tensor b = mul(mul(neg(a), invstd), mul(sum_dy_xhat, inv_m));
+                     Tensor cc = sub(mul(mul(neg(a), sum_dy), inv_m), mul(b, mean_t));
+                     Tensor dx = add(mul(dy, a), add(mul(xd, b), cc));
+                     std::vector<Tensor> grads{dx};
+                     if (has_weight) grads.push_back(sum_dy_xhat.reshape(param_shape));
+                     if (has_bias) grads.push_back(sum_dy.reshape(param_shape));
+                     return grads;
+                   });
   return y;
 }
 

@@ -137,6 +137,11 @@ int run(const po::variables_map& vm) {
     }
   }
   model->eval();
+  {  // one untimed batch: the inference shapes' first run (cuDNN algorithm search, allocations)
+    NoGradGuard guard;
+    (void)argmax((*model)(data.xte.narrow(0, 0, std::min<int64_t>(1000, data.xte.shape()[0]))), 1);
+    synchronize(device);
+  }
   auto t = std::chrono::steady_clock::now();
   int64_t correct = 0, n_test = data.xte.shape()[0];
   {

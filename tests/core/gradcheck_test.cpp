@@ -2,6 +2,7 @@
 // differentiable views.
 #include <gtest/gtest.h>
 #include <kiln/autograd.hpp>
+#include <kiln/nn/functional.hpp>
 #include <kiln/ops.hpp>
 #include <kiln/random.hpp>
 #include <kiln/tensor.hpp>
@@ -171,6 +172,21 @@ TEST(core_gradcheck, Pooling) {
   check("adaptive_avg_pool2d", [](const TV& x) { return kiln::adaptive_avg_pool2d(x[0], {2, 3}); }, {leaf({1, 2, 5, 5})});
   check("adaptive_avg_pool2d_divisible", [](const TV& x) { return kiln::adaptive_avg_pool2d(x[0], {2, 2}); },
         {leaf({2, 4, 4})});
+}
+
+// batch_norm records its own closed-form backward (Note [Batch norm passes]); check it in
+// training mode with and without affine parameters, on 4-D and 2-D inputs, and in eval mode.
+TEST(core_gradcheck, BatchNorm) {
+  namespace F = kiln::nn::functional;
+  Tensor x4 = leaf({3, 2, 2, 3}), x2 = leaf({5, 3}), w = leaf({2}, 0.5, 1.5), b = leaf({2});
+  check("batch_norm train affine", [](const TV& in) { return F::batch_norm(in[0], {}, {}, in[1], in[2], true); },
+        {x4, w, b});
+  check("batch_norm train plain", [](const TV& in) { return F::batch_norm(in[0], {}, {}, {}, {}, true); }, {x2});
+  check("batch_norm train weight only",
+        [](const TV& in) { return F::batch_norm(in[0], {}, {}, in[1], {}, true); }, {x4, w});
+  Tensor rm = kiln::zeros({2}, {.dtype = kiln::kFloat64}), rv = kiln::ones({2}, {.dtype = kiln::kFloat64});
+  check("batch_norm eval", [&](const TV& in) { return F::batch_norm(in[0], rm, rv, in[1], in[2], false); },
+        {x4, w, b});
 }
 
 TEST(core_gradcheck, Softmax) {
