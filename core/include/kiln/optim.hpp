@@ -99,6 +99,7 @@ struct RMSpropOptions {
 class RMSprop : public Optimizer {
  public:
   RMSprop(std::vector<Tensor> params, double lr = 1e-2, RMSpropOptions options = {});
+  RMSprop(std::vector<ParamGroup> groups, double lr = 1e-2, RMSpropOptions options = {});
   void step() override;
   std::string name() const override { return "RMSprop"; }
 };
@@ -112,6 +113,7 @@ struct AdagradOptions {
 class Adagrad : public Optimizer {
  public:
   Adagrad(std::vector<Tensor> params, double lr = 1e-2, AdagradOptions options = {});
+  Adagrad(std::vector<ParamGroup> groups, double lr = 1e-2, AdagradOptions options = {});
   void step() override;
   std::string name() const override { return "Adagrad"; }
 };
