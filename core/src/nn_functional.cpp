@@ -61,7 +61,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
              normalized_shape);
   for (int64_t i = 0; i < k; ++i)
     KILN_CHECK(x.shape()[x.dim() - k + i] == normalized_shape[i], ShapeError, "layer_norm: expected input [..., ",
-               normalized_shape.str().substr(1), " got shape ", x.shape());
+               normalized_shape.str().substr(1), ", got shape ", x.shape());
   std::vector<int64_t> axes;
   for (int64_t i = x.dim() - k; i < x.dim(); ++i) axes.push_back(i);
   Tensor m = mean(x, axes, true);

@@ -286,9 +286,7 @@ TEST(ShapeErrors, NameTheLayerPathWhatItExpectedAndWhatItGot) {
   msg = error_of([&] { nn::BatchNorm2d(3)(zeros({4, 3})); });
   EXPECT_EQ(msg, "ShapeError: layer '<root>' (BatchNorm2d): expected input [N, 3, H, W], got shape [4, 3]");
   msg = error_of([&] { nn::LayerNorm(4)(zeros({2, 3})); });
-  EXPECT_NE(msg.find("layer '<root>' (LayerNorm)"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("expected input [..., 4]"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("got shape [2, 3]"), std::string::npos) << msg;
+  EXPECT_EQ(msg, "ShapeError: layer '<root>' (LayerNorm): layer_norm: expected input [..., 4], got shape [2, 3]");
 }
 
 TEST(ShapeErrors, PoolingAndEmbeddingNameTheirLayer) {

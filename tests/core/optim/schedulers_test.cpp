@@ -12,6 +12,8 @@ namespace {
 
 using namespace kiln;
 
+Tensor values1(double v) { return full({1}, v).set_requires_grad(); }
+
 struct Fixture {
   Tensor p = zeros({1}).set_requires_grad();
   optim::SGD opt{{p}, 0.1};
@@ -88,6 +90,48 @@ TEST(OneCycleLR, CosineUpThenDown) {
   optim::OneCycleLR t(g.opt, 0.5, 8, 0.5, 10, 100);
   // up phase ends at step 3: step 1 = 0.05 + 0.45 (1 - cos(pi / 3)) / 2 = 0.1625
   expect_sequence(lr_sequence(g.opt, t, 7), {0.05, 0.1625, 0.3875, 0.5, 0.4268499186, 0.25025, 0.0736500814, 0.0005});
+}
+
+TEST(OneCycleLR, CyclesMomentumOppositeToTheLr) {
+  Tensor p = values1(1.0);
+  optim::SGD sgd({p}, 0.1, {.momentum = 0.9});
+  optim::OneCycleLR s(sgd, 1.0, 10);
+  // 0.95 down to 0.85 at the lr's peak (step 2), back up to 0.95 at the end
+  std::vector<double> momentum{sgd.param_groups()[0].options.at("momentum")};
+  for (int i = 0; i < 9; ++i) {
+    s.step();
+    momentum.push_back(sgd.param_groups()[0].options.at("momentum"));
+  }
+  expect_sequence(momentum, {0.95, 0.9, 0.85, 0.8549515566, 0.8688255099, 0.8888739533, 0.9111260467, 0.9311744901,
+                             0.9450484434, 0.95});
+  // Adam cycles beta1
+  optim::Adam adam({values1(0.0)}, 0.1);
+  optim::OneCycleLR t(adam, 1.0, 8, 0.5, 25.0, 1e4, true, 0.8, 0.9);
+  std::vector<double> beta1{adam.param_groups()[0].options.at("beta1")};
+  for (int i = 0; i < 7; ++i) {
+    t.step();
+    beta1.push_back(adam.param_groups()[0].options.at("beta1"));
+  }
+  expect_sequence(beta1, {0.9, 0.875, 0.825, 0.8, 0.8146446609, 0.85, 0.8853553391, 0.9});
+  // Adagrad has neither, unless cycling is off
+  optim::Adagrad adagrad({values1(0.0)}, 0.1);
+  EXPECT_THROW(optim::OneCycleLR(adagrad, 1.0, 10), ValueError);
+  optim::OneCycleLR plain(adagrad, 1.0, 10, 0.3, 25.0, 1e4, false);
+  EXPECT_NEAR(adagrad.lr(), 0.04, 1e-12);
+}
+
+TEST(OneCycleLR, TheOptimizerUsesTheCycledMomentum) {
+  // SGD momentum 0.9 under OneCycleLR(max_lr 0.5, 4 steps): lrs 0.02, 0.5, 0.25..., momenta 0.95,
+  // 0.85, ...; gradients 0.5, 0.2, -0.4 on p = 1
+  Tensor p = values1(1.0);
+  optim::SGD sgd({p}, 0.1, {.momentum = 0.9});
+  optim::OneCycleLR s(sgd, 0.5, 4);
+  for (double g : {0.5, 0.2, -0.4}) {
+    p.set_grad(full({1}, g));
+    sgd.step();
+    s.step();
+  }
+  EXPECT_NEAR(p.item<float>(), 0.7063635588, 1e-6);
 }
 
 TEST(ReduceLROnPlateau, WaitsPatienceEpochsThenReduces) {
