@@ -2,9 +2,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <kiln/tensor.hpp>
 
 #include <cmath>
+#include <kiln/tensor.hpp>
 #include <sstream>
 #include <vector>
 
@@ -27,10 +27,13 @@ inline ::testing::AssertionResult values_near(const Tensor& actual, const std::v
     if (++mismatches <= 5) bad << "\n  [" << i << "] got " << got[i] << ", expected " << expected[i];
   }
   if (mismatches == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << mismatches << " of " << got.size() << " elements differ:" << bad.str();
+  return ::testing::AssertionFailure()
+         << mismatches << " of " << got.size() << " elements differ:" << bad.str();
 }
 
 // A float32 tensor of the given values and shape.
-inline Tensor values(const std::vector<float>& v, const Shape& shape) { return from_vector(v, shape); }
+inline Tensor values(const std::vector<float>& v, const Shape& shape) {
+  return from_vector(v, shape);
+}
 
 }  // namespace kiln::testing

@@ -1,14 +1,14 @@
 // Default initialisation matches PyTorch's: the bounds are exact, the statistics are checked with
 // tolerances of several standard errors (so a wrong law or a wrong fan fails, noise does not).
-#include "expect_values.hpp"
-
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
 #include <kiln/nn/init.hpp>
 #include <kiln/nn/layers.hpp>
 #include <kiln/random.hpp>
 
-#include <algorithm>
-#include <cmath>
+#include "expect_values.hpp"
 
 namespace {
 

@@ -2,13 +2,14 @@
 // written out (worked by hand where short, otherwise checked against PyTorch 1.13 in float64).
 // Gradients are checked here for the composites (conv "same" padding, batch/layer norm, dropout);
 // the primitive ops have finite-difference checks in tests/core/gradcheck_test.cpp.
-#include "expect_values.hpp"
-
 #include <gtest/gtest.h>
+
 #include <kiln/autograd.hpp>
 #include <kiln/nn/functional.hpp>
 #include <kiln/nn/layers.hpp>
 #include <kiln/random.hpp>
+
+#include "expect_values.hpp"
 
 namespace {
 
@@ -54,9 +55,13 @@ TEST(Linear, NoBiasAndLeadingAxes) {
 
 // ---------------------------------------------------------------- Conv2d
 // x = [[1, 2, 0, -1], [3, -2, 1, 0], [0, 1, 4, 2], [-1, 0, 2, 1]], one image, one channel.
-Tensor conv_input() { return values({1, 2, 0, -1, 3, -2, 1, 0, 0, 1, 4, 2, -1, 0, 2, 1}, {1, 1, 4, 4}); }
+Tensor conv_input() {
+  return values({1, 2, 0, -1, 3, -2, 1, 0, 0, 1, 4, 2, -1, 0, 2, 1}, {1, 1, 4, 4});
+}
 // w = [[1, 0, -1], [2, 1, 0], [0, -1, 0.5]]
-Tensor conv_kernel() { return values({1, 0, -1, 2, 1, 0, 0, -1, 0.5f}, {1, 1, 3, 3}); }
+Tensor conv_kernel() {
+  return values({1, 0, -1, 2, 1, 0, 0, -1, 0.5f}, {1, 1, 3, 3});
+}
 
 nn::Conv2d conv_with(nn::Conv2dOptions o, Tensor kernel = conv_kernel(), float bias = 0.5f) {
   nn::Conv2d conv(kernel.shape()[1] * o.groups, kernel.shape()[0], {kernel.shape()[2], kernel.shape()[3]}, o);
@@ -72,19 +77,21 @@ TEST(Conv2d, ValidPaddingByHand) {
 }
 
 TEST(Conv2d, StrideAndPadding) {
-  EXPECT_TRUE(values_near(conv_with({.stride = 2, .padding = 1})(conv_input()), {-2.5, 3.5, 3.5, 3}, {1, 1, 2, 2}));
+  EXPECT_TRUE(
+      values_near(conv_with({.stride = 2, .padding = 1})(conv_input()), {-2.5, 3.5, 3.5, 3}, {1, 1, 2, 2}));
   EXPECT_TRUE(values_near(conv_with({.stride = {2, 1}, .padding = {1, 0}})(conv_input()), {7, 3.5, 4.5, 3},
                           {1, 1, 2, 2}));
 }
 
 TEST(Conv2d, PaddingSameOddKernelAndDilation) {
   EXPECT_TRUE(values_near(conv_with({.padding_preset = "same"})(conv_input()),
-                          {-2.5, 7, 3.5, -0.5, 2, 6.5, -2.5, 0.5, 3.5, 4.5, 3, 10.5, -1.5, -5.5, 1.5, 9.5}, {1, 1, 4, 4}));
+                          {-2.5, 7, 3.5, -0.5, 2, 6.5, -2.5, 0.5, 3.5, 4.5, 3, 10.5, -1.5, -5.5, 1.5, 9.5},
+                          {1, 1, 4, 4}));
   EXPECT_TRUE(values_near(conv_with({.padding_preset = "same", .dilation = 2})(conv_input()),
                           {3.5, 2.5, -1.5, 1.5, 5.5, -1, 5.5, -4.5, 0.5, 2.5, 5.5, 6.5, -1.5, 0.5, 3.5, -0.5},
                           {1, 1, 4, 4}));
-  EXPECT_TRUE(values_near(conv_with({.padding_preset = "valid", .bias = false})(conv_input()), {6, -3, 4, 2.5},
-                          {1, 1, 2, 2}));
+  EXPECT_TRUE(values_near(conv_with({.padding_preset = "valid", .bias = false})(conv_input()),
+                          {6, -3, 4, 2.5}, {1, 1, 2, 2}));
 }
 
 TEST(Conv2d, PaddingSameEvenKernelPadsRightAndBottom) {
@@ -97,8 +104,9 @@ TEST(Conv2d, PaddingSameEvenKernelPadsRightAndBottom) {
   std::vector<float> upstream;
   for (int i = 0; i < 16; ++i) upstream.push_back(static_cast<float>(i) / 4);
   backward_weighted(y, upstream);
-  EXPECT_TRUE(values_near(x.grad(), {0, 0.25, 0.25, 0.25, 1, 0.375, 1, 1.625, 2.5, 2.875, 3.5, 4.125, 4, 5.375, 6, 6.625},
-                          {1, 1, 4, 4}));
+  EXPECT_TRUE(values_near(
+      x.grad(), {0, 0.25, 0.25, 0.25, 1, 0.375, 1, 1.625, 2.5, 2.875, 3.5, 4.125, 4, 5.375, 6, 6.625},
+      {1, 1, 4, 4}));
   EXPECT_TRUE(values_near(conv->weight.grad(), {27.25, 24.75, 16.5, 16.25}, {1, 1, 2, 2}));
 }
 
@@ -119,18 +127,22 @@ TEST(Conv2d, TwoChannelsStridePaddingAndGradients) {
   Tensor x0 = conv_input();
   Tensor x1 = values({-1, 0, 2, 1, 0, 1, -2, 3, 2, 4, 1, 0, 1, 2, 0, -1}, {1, 1, 4, 4});
   Tensor x = cat({x0, x1}, 1).set_requires_grad();
-  Tensor w = cat({cat({conv_kernel(), zeros({1, 1, 3, 3})}, 1), cat({full({1, 1, 3, 3}, 0.25), neg(conv_kernel())}, 1)}, 0);
+  Tensor w = cat(
+      {cat({conv_kernel(), zeros({1, 1, 3, 3})}, 1), cat({full({1, 1, 3, 3}, 0.25), neg(conv_kernel())}, 1)},
+      0);
   nn::Conv2d conv(2, 2, 3, {.stride = 2, .padding = 1});
   set(conv->weight, w);
   set(conv->bias, values({0, 1}, {2}));
   Tensor y = conv(x);
   EXPECT_TRUE(values_near(y, {-3, 3, 3, 2.5, 2.5, -4.5, 0.25, -3.25}, {1, 2, 2, 2}));
   backward_weighted(y, {-3, -2, -1, 0, 1, 2, 3, 4});
-  EXPECT_TRUE(values_near(x.grad(), {-2.75, -3.25, -1.5, 0.5, 4, 2, 3.5, 0.5, -0.25, 1.75, 1, 1, 1.75, 1.25, 1, 1,
-                                     -1, -4, -2, 0, 1, -1.5, 2, 3, -3, -8, -4, 0, 3, -1.5, 4, -2},
+  EXPECT_TRUE(values_near(x.grad(),
+                          {-2.75, -3.25, -1.5, 0.5, 4, 2,    3.5, 0.5, -0.25, 1.75, 1,  1, 1.75, 1.25, 1, 1,
+                           -1,    -4,    -2,   0,   1, -1.5, 2,   3,   -3,    -8,   -4, 0, 3,    -1.5, 4, -2},
                           {1, 2, 4, 4}));
-  EXPECT_TRUE(values_near(conv->weight.grad(), {0, -3, 2, -4, -3, -5, 4, -10, 6, 0, 0, -1, 0, -3, -6, -2, 3, -11,
-                                                -8, 13, -6, 8, 17, 11, -4, 10, 2, 4, -8, 15, 16, 13, 14, 10, -1, 9},
+  EXPECT_TRUE(values_near(conv->weight.grad(),
+                          {0,  -3, 2,  -4, -3, -5, 4,  -10, 6, 0, 0,  -1, 0,  -3, -6, -2, 3,  -11,
+                           -8, 13, -6, 8,  17, 11, -4, 10,  2, 4, -8, 15, 16, 13, 14, 10, -1, 9},
                           {2, 2, 3, 3}));
   EXPECT_TRUE(values_near(conv->bias.grad(), {-6, 10}, {2}));  // sums of the upstream per channel
 }
@@ -143,8 +155,8 @@ TEST(Conv2d, Groups) {
   EXPECT_EQ(conv->weight.shape(), (Shape{2, 2, 1, 2}));
   set(conv->bias, values({0.1f, -0.1f}, {2}));
   // out 0 at (0, 0): x: 1*1 + 2*2, -x: -1*-1 + 0.5*-2 -> 5 + 0 + 0.1 = 5.1
-  EXPECT_TRUE(values_near(conv(xg), {5.1, 4.1, -1.4, 3.1, -2.4, 2.1, 1.6, 8.1, 11.1, -1.9, 3.1, 5.6,
-                                     -1.85, 3.4, 0.9, 4.65, -3.6, 1.15, -1.1, -2.85, 2.9, -1.35, -2.1, 1.4},
+  EXPECT_TRUE(values_near(conv(xg), {5.1,   4.1, -1.4, 3.1,  -2.4, 2.1,  1.6,  8.1,   11.1, -1.9,  3.1,  5.6,
+                                     -1.85, 3.4, 0.9,  4.65, -3.6, 1.15, -1.1, -2.85, 2.9,  -1.35, -2.1, 1.4},
                           {1, 2, 4, 3}));
 }
 
@@ -156,7 +168,9 @@ TEST(Conv2d, RejectsBadOptions) {
 
 // ---------------------------------------------------------------- pooling
 // [[1, 3, 2, 0], [5, -1, 4, 6], [0, 2, -3, 1], [7, 1, 2, 8]]
-Tensor pool_input() { return values({1, 3, 2, 0, 5, -1, 4, 6, 0, 2, -3, 1, 7, 1, 2, 8}, {1, 1, 4, 4}); }
+Tensor pool_input() {
+  return values({1, 3, 2, 0, 5, -1, 4, 6, 0, 2, -3, 1, 7, 1, 2, 8}, {1, 1, 4, 4});
+}
 // 5x5, x[i] = (-1 + 0.25 i) * (+1, -1, +1, ...)
 Tensor pool_input5() {
   std::vector<float> v;
@@ -170,12 +184,14 @@ TEST(MaxPool2d, ValuesAndGradientGoesToTheMaximum) {
   EXPECT_TRUE(values_near(y, {5, 6, 7, 8}, {1, 1, 2, 2}));
   sum(y).backward();
   EXPECT_TRUE(values_near(x.grad(), {0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 1}, {1, 1, 4, 4}));
-  EXPECT_TRUE(values_near(nn::MaxPool2d(3, {.stride = 2, .padding = 1})(pool_input()), {5, 6, 7, 8}, {1, 1, 2, 2}));
-  EXPECT_TRUE(values_near(nn::MaxPool2d(2, {.ceil_mode = true})(pool_input5()), {0.75, 1, 0, 3, 3.5, 2.5, 4, 4.5, 5},
-                          {1, 1, 3, 3}));
+  EXPECT_TRUE(
+      values_near(nn::MaxPool2d(3, {.stride = 2, .padding = 1})(pool_input()), {5, 6, 7, 8}, {1, 1, 2, 2}));
+  EXPECT_TRUE(values_near(nn::MaxPool2d(2, {.ceil_mode = true})(pool_input5()),
+                          {0.75, 1, 0, 3, 3.5, 2.5, 4, 4.5, 5}, {1, 1, 3, 3}));
   // A padded maximum never comes from the padding: all-negative input keeps its values.
-  EXPECT_TRUE(values_near(nn::MaxPool2d(2, {.stride = 1, .padding = 1})(values({-1, -2, -3, -4}, {1, 1, 2, 2})),
-                          {-1, -1, -2, -1, -1, -2, -3, -3, -4}, {1, 1, 3, 3}));
+  EXPECT_TRUE(
+      values_near(nn::MaxPool2d(2, {.stride = 1, .padding = 1})(values({-1, -2, -3, -4}, {1, 1, 2, 2})),
+                  {-1, -1, -2, -1, -1, -2, -3, -3, -4}, {1, 1, 3, 3}));
 }
 
 TEST(AvgPool2d, CountIncludePadOrNot) {
@@ -183,8 +199,9 @@ TEST(AvgPool2d, CountIncludePadOrNot) {
   // window at (0, 0) with padding 1 covers [[1, 3], [5, -1]] (sum 8) of 9 cells: 8/9 or 8/4
   EXPECT_TRUE(values_near(nn::AvgPool2d(3, {.stride = 2, .padding = 1})(pool_input()),
                           {8.0 / 9, 14.0 / 9, 14.0 / 9, 20.0 / 9}, {1, 1, 2, 2}));
-  EXPECT_TRUE(values_near(nn::AvgPool2d(3, {.stride = 2, .padding = 1, .count_include_pad = false})(pool_input()),
-                          {2, 14.0 / 6, 14.0 / 6, 20.0 / 9}, {1, 1, 2, 2}));
+  EXPECT_TRUE(
+      values_near(nn::AvgPool2d(3, {.stride = 2, .padding = 1, .count_include_pad = false})(pool_input()),
+                  {2, 14.0 / 6, 14.0 / 6, 20.0 / 9}, {1, 1, 2, 2}));
   Tensor x = pool_input().set_requires_grad();
   sum(nn::AvgPool2d(2)(x)).backward();
   EXPECT_TRUE(values_near(x.grad(), std::vector<double>(16, 0.25), {1, 1, 4, 4}));
@@ -193,7 +210,8 @@ TEST(AvgPool2d, CountIncludePadOrNot) {
 TEST(AdaptiveAvgPool2d, OverlappingBinsAndGlobal) {
   // 5 -> 2 rows: bins [0, 3) and [2, 5); 5 -> 3 cols: [0, 2), [1, 4), [3, 5)
   EXPECT_TRUE(values_near(nn::AdaptiveAvgPool2d({2, 3})(pool_input5()),
-                          {-0.04166667, -0.08333333, 0.04166667, -0.04166667, -0.3611111, 0.04166667}, {1, 1, 2, 3}));
+                          {-0.04166667, -0.08333333, 0.04166667, -0.04166667, -0.3611111, 0.04166667},
+                          {1, 1, 2, 3}));
   EXPECT_TRUE(values_near(nn::AdaptiveAvgPool2d(1)(pool_input()), {38.0 / 16}, {1, 1, 1, 1}));
   EXPECT_TRUE(values_near(nn::AdaptiveAvgPool2d(2)(pool_input()), {2, 3, 2.5, 2}, {1, 1, 2, 2}));
 }
@@ -205,13 +223,16 @@ TEST(BatchNorm1d, TrainingUsesBatchStatisticsAndUpdatesRunningOnes) {
   set(bn->bias, values({0, 1, -1}, {3}));
   Tensor x = values({1, 2, 3, 2, 0, -1, 4, 1, 0, -1, 3, 2}, {4, 3}).set_requires_grad();
   Tensor y = bn(x);
-  // column 0: mean 1.5, biased var (0.25 + 0.25 + 6.25 + 6.25) / 4 = 3.25: (1 - 1.5) / sqrt(3.25 + 1e-5) = -0.27735
-  EXPECT_TRUE(values_near(y, {-0.2773497, 1.894424, -0.3675457, 0.2773497, -1.683271, -1.632454, 1.386748, 0.1055764,
-                              -1.316227, -1.386748, 3.683271, -0.6837729},
+  // column 0: mean 1.5, biased var (0.25 + 0.25 + 6.25 + 6.25) / 4 = 3.25: (1 - 1.5) / sqrt(3.25 + 1e-5) =
+  // -0.27735
+  EXPECT_TRUE(values_near(y,
+                          {-0.2773497, 1.894424, -0.3675457, 0.2773497, -1.683271, -1.632454, 1.386748,
+                           0.1055764, -1.316227, -1.386748, 3.683271, -0.6837729},
                           {4, 3}));
   backward_weighted(y, {0.5f, 0.75f, 1, 1.25f, 1.5f, 1.75f, 2, 2.25f, 2.5f, 2.75f, 3, 3.25f});
-  EXPECT_TRUE(values_near(x.grad(), {-0.6560385, -2.280778, -0.3083216, -0.1760105, 0.1341571, -0.1660191, 0.3680212,
-                                     0.9391426, 0.09486823, 0.4640278, 1.207478, 0.3794725},
+  EXPECT_TRUE(values_near(x.grad(),
+                          {-0.6560385, -2.280778, -0.3083216, -0.1760105, 0.1341571, -0.1660191, 0.3680212,
+                           0.9391426, 0.09486823, 0.4640278, 1.207478, 0.3794725},
                           {4, 3}));
   EXPECT_TRUE(values_near(bn->weight.grad(), {-0.832049, 1.341635, -0.4743407}, {3}));
   EXPECT_TRUE(values_near(bn->bias.grad(), {6.5, 7.5, 8.5}, {3}));
@@ -226,8 +247,9 @@ TEST(BatchNorm1d, TrainingUsesBatchStatisticsAndUpdatesRunningOnes) {
   bn->eval();
   Tensor before = bn->running_mean.clone();
   // eval: (x - running_mean) / sqrt(running_var + eps) * weight + bias; the statistics stay put
-  EXPECT_TRUE(values_near(bn(x.detach()), {0.3298884, 3.454108, -0.1331438, 0.9137616, 0.3178677, -1.412636, 2.081508,
-                                           1.885988, -1.092763, -0.8378581, 5.022229, -0.453017},
+  EXPECT_TRUE(values_near(bn(x.detach()),
+                          {0.3298884, 3.454108, -0.1331438, 0.9137616, 0.3178677, -1.412636, 2.081508,
+                           1.885988, -1.092763, -0.8378581, 5.022229, -0.453017},
                           {4, 3}));
   EXPECT_TRUE(equal(bn->running_mean, before));
   EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 2);
@@ -235,20 +257,23 @@ TEST(BatchNorm1d, TrainingUsesBatchStatisticsAndUpdatesRunningOnes) {
 
 TEST(BatchNorm2d, PerChannelOverBatchAndSpaceWithMomentum) {
   nn::BatchNorm2d bn(2, {.momentum = 0.5});
-  Tensor x = values({1, 0.64f, 0.36f, 0.16f, 0.04f, 0, 0.04f, 0.16f, 0.36f, 0.64f, 1, 1.44f, 1.96f, 2.56f, 3.24f, 4},
-                    {2, 2, 2, 2});
-  EXPECT_TRUE(values_near(bn(x), {0.7566258, -0.1513252, -0.8575093, -1.361927, -0.9493317, -0.9753408, -0.9493317,
-                                  -0.8713045, -0.8575093, -0.1513252, 0.7566258, 1.866344, 0.2991045, 0.6892409,
-                                  1.131395, 1.625568},
-                          {2, 2, 2, 2}));
+  Tensor x =
+      values({1, 0.64f, 0.36f, 0.16f, 0.04f, 0, 0.04f, 0.16f, 0.36f, 0.64f, 1, 1.44f, 1.96f, 2.56f, 3.24f, 4},
+             {2, 2, 2, 2});
+  EXPECT_TRUE(values_near(
+      bn(x),
+      {0.7566258, -0.1513252, -0.8575093, -1.361927, -0.9493317, -0.9753408, -0.9493317, -0.8713045,
+       -0.8575093, -0.1513252, 0.7566258, 1.866344, 0.2991045, 0.6892409, 1.131395, 1.625568},
+      {2, 2, 2, 2}));
   // channel 0 holds 1, .64, .36, .16, .36, .64, 1, 1.44: mean 0.7, so running_mean = 0.5 * 0.7
   EXPECT_TRUE(values_near(bn->running_mean, {0.35, 0.75}, {2}));
   EXPECT_TRUE(values_near(bn->running_var, {0.5898286, 1.851543}, {2}));
   bn->eval();
-  EXPECT_TRUE(values_near(bn(x), {0.8463437, 0.3775995, 0.01302067, -0.2473928, -0.5217834, -0.5511797, -0.5217834,
-                                  -0.4335947, 0.01302067, 0.3775995, 0.8463437, 1.419253, 0.8892366, 1.33018,
-                                  1.829917, 2.388445},
-                          {2, 2, 2, 2}));
+  EXPECT_TRUE(values_near(
+      bn(x),
+      {0.8463437, 0.3775995, 0.01302067, -0.2473928, -0.5217834, -0.5511797, -0.5217834, -0.4335947,
+       0.01302067, 0.3775995, 0.8463437, 1.419253, 0.8892366, 1.33018, 1.829917, 2.388445},
+      {2, 2, 2, 2}));
 }
 
 TEST(BatchNorm, WithoutRunningStatsEvalUsesTheBatch) {
@@ -270,12 +295,12 @@ TEST(LayerNorm, ValuesAndGradients) {
   Tensor x = values({1, 2, 4, -1, 0.5f, 0.5f, 3, 1}, {2, 4}).set_requires_grad();
   Tensor y = ln(x);
   // row 0: mean 1.5, var 3.25: (1 - 1.5) / sqrt(3.25) * 1 + 0.1 = -0.17735
-  EXPECT_TRUE(values_near(y, {-0.1773497, 0.3386748, 3.073497, 1.786748, -0.6276035, -0.1638017, 3.695483, 0.6425345},
-                          {2, 4}));
+  EXPECT_TRUE(values_near(
+      y, {-0.1773497, 0.3386748, 3.073497, 1.786748, -0.6276035, -0.1638017, 3.695483, 0.6425345}, {2, 4}));
   backward_weighted(y, {-1, -0.7f, -0.4f, -0.1f, 0.2f, 0.5f, 0.8f, 1.1f});
-  EXPECT_TRUE(values_near(x.grad(), {-0.3114849, 0.1312076, 0.04586874, 0.1344085, 0.4322776, 0.4807845, 0.228278,
-                                     -1.14134},
-                          {2, 4}));
+  EXPECT_TRUE(values_near(
+      x.grad(), {-0.3114849, 0.1312076, 0.04586874, 0.1344085, 0.4322776, 0.4807845, 0.228278, -1.14134},
+      {2, 4}));
   EXPECT_TRUE(values_near(ln->weight.grad(), {0.131829, -0.5579465, 0.8034938, -0.1281131}, {4}));
   EXPECT_TRUE(values_near(ln->bias.grad(), {-0.8, -0.2, 0.4, 1}, {4}));
 }
@@ -284,10 +309,11 @@ TEST(LayerNorm, OverTwoTrailingAxesWithoutAffine) {
   nn::LayerNorm ln(Shape{2, 3}, {.elementwise_affine = false});
   EXPECT_TRUE(ln->parameters().empty());
   std::vector<float> v;
-  for (int i = 0; i < 12; ++i) v.push_back((-1.0f + 0.3f * static_cast<float>(i)) * (-1.0f + 0.3f * static_cast<float>(i)));
-  EXPECT_TRUE(values_near(ln(values(v, {2, 2, 3})), {1.981569, 0.4843836, -0.4843836, -0.9247323, -0.8366626,
-                                                      -0.2201744, -1.262415, -0.9070686, -0.4395075, 0.1402683,
-                                                      0.8322588, 1.636464},
+  for (int i = 0; i < 12; ++i)
+    v.push_back((-1.0f + 0.3f * static_cast<float>(i)) * (-1.0f + 0.3f * static_cast<float>(i)));
+  EXPECT_TRUE(values_near(ln(values(v, {2, 2, 3})),
+                          {1.981569, 0.4843836, -0.4843836, -0.9247323, -0.8366626, -0.2201744, -1.262415,
+                           -0.9070686, -0.4395075, 0.1402683, 0.8322588, 1.636464},
                           {2, 2, 3}));
   nn::LayerNorm with_bias_off(3, {.bias = false});
   EXPECT_EQ(with_bias_off->parameters().size(), 1u);
@@ -374,8 +400,10 @@ TEST(Activations, GradientsAtFivePoints) {
   EXPECT_TRUE(values_near(grad_of(nn::ReLU()), {0, 0, 1, 1, 1}, {5}));
   EXPECT_TRUE(values_near(grad_of(nn::LeakyReLU(0.1)), {0.1, 0.1, 1, 1, 1}, {5}));
   // sigmoid' = s (1 - s); tanh' = 1 - t^2
-  EXPECT_TRUE(values_near(grad_of(nn::Sigmoid()), {0.1049936, 0.2350037, 0.2461341, 0.2350037, 0.1049936}, {5}));
-  EXPECT_TRUE(values_near(grad_of(nn::Tanh()), {0.07065082, 0.7864477, 0.9400148, 0.7864477, 0.07065082}, {5}));
+  EXPECT_TRUE(
+      values_near(grad_of(nn::Sigmoid()), {0.1049936, 0.2350037, 0.2461341, 0.2350037, 0.1049936}, {5}));
+  EXPECT_TRUE(
+      values_near(grad_of(nn::Tanh()), {0.07065082, 0.7864477, 0.9400148, 0.7864477, 0.07065082}, {5}));
   // gelu' = Phi(x) + x phi(x); silu' = s (1 + x (1 - s))
   EXPECT_TRUE(values_near(grad_of(nn::GELU()), {-0.0852318, 0.1325049, 0.6953734, 0.8674951, 1.085232}, {5}));
   EXPECT_TRUE(values_near(grad_of(nn::SiLU()), {-0.09078425, 0.2600388, 0.62371, 0.7399612, 1.090784}, {5}));
@@ -384,13 +412,13 @@ TEST(Activations, GradientsAtFivePoints) {
 TEST(Softmax, RowsAndColumns) {
   Tensor x = values({1, 2, 3, -1, 0, 4}, {2, 3});
   // e^1, e^2, e^3 over their sum: 0.0900306, 0.2447285, 0.6652410
-  EXPECT_TRUE(values_near(nn::Softmax()(x), {0.09003057, 0.2447285, 0.665241, 0.006573263, 0.01786798, 0.9755588},
-                          {2, 3}));
-  EXPECT_TRUE(values_near(nn::Softmax(0)(x), {0.8807971, 0.8807971, 0.2689414, 0.1192029, 0.1192029, 0.7310586},
-                          {2, 3}));
+  EXPECT_TRUE(values_near(nn::Softmax()(x),
+                          {0.09003057, 0.2447285, 0.665241, 0.006573263, 0.01786798, 0.9755588}, {2, 3}));
+  EXPECT_TRUE(values_near(nn::Softmax(0)(x),
+                          {0.8807971, 0.8807971, 0.2689414, 0.1192029, 0.1192029, 0.7310586}, {2, 3}));
   // log_softmax = x - logsumexp(x): 1 - 3.407606
-  EXPECT_TRUE(values_near(nn::LogSoftmax(1)(x), {-2.407606, -1.407606, -0.407606, -5.024745, -4.024745, -0.02474489},
-                          {2, 3}));
+  EXPECT_TRUE(values_near(nn::LogSoftmax(1)(x),
+                          {-2.407606, -1.407606, -0.407606, -5.024745, -4.024745, -0.02474489}, {2, 3}));
   // Large logits do not overflow.
   EXPECT_TRUE(values_near(nn::Softmax()(values({1000, 1000}, {1, 2})), {0.5, 0.5}, {1, 2}));
   EXPECT_TRUE(values_near(nn::LogSoftmax()(values({1000, 0}, {1, 2})), {0, -1000}, {1, 2}));

@@ -1,14 +1,14 @@
 // nn::Module features: named parameters, buffers and children; train/eval; state dicts; hooks;
 // Sequential, ModuleList and ModuleDict; errors that name the layer's path in the model.
-#include "expect_values.hpp"
-
 #include <gtest/gtest.h>
+
 #include <kiln/autograd.hpp>
 #include <kiln/nn/layers.hpp>
 #include <kiln/random.hpp>
-
 #include <string>
 #include <vector>
+
+#include "expect_values.hpp"
 
 namespace {
 
@@ -20,8 +20,8 @@ using kiln::testing::values_near;
 class NetImpl : public nn::Module {
  public:
   explicit NetImpl(int64_t conv2_in = 4) {
-    features = nn::Sequential{nn::Conv2d(1, 4, 3), nn::BatchNorm2d(4), nn::ReLU(), nn::Conv2d(conv2_in, 2, 3),
-                              nn::AdaptiveAvgPool2d(1), nn::Flatten()};
+    features = nn::Sequential{nn::Conv2d(1, 4, 3),        nn::BatchNorm2d(4),       nn::ReLU(),
+                              nn::Conv2d(conv2_in, 2, 3), nn::AdaptiveAvgPool2d(1), nn::Flatten()};
     register_module("features", features);
     register_module("classifier", classifier);
   }
@@ -58,8 +58,9 @@ std::string error_of(Fn&& fn) {
 TEST(Module, NamedParametersBuffersChildrenAndModulesInOrder) {
   auto net = std::make_shared<NetImpl>();
   EXPECT_EQ(names(net->named_parameters()),
-            (std::vector<std::string>{"features.0.weight", "features.0.bias", "features.1.weight", "features.1.bias",
-                                      "features.3.weight", "features.3.bias", "classifier.weight", "classifier.bias"}));
+            (std::vector<std::string>{"features.0.weight", "features.0.bias", "features.1.weight",
+                                      "features.1.bias", "features.3.weight", "features.3.bias",
+                                      "classifier.weight", "classifier.bias"}));
   EXPECT_EQ(names(net->named_parameters(false)), std::vector<std::string>{});
   EXPECT_EQ(names(net->named_buffers()),
             (std::vector<std::string>{"features.1.running_mean", "features.1.running_var",
@@ -69,9 +70,9 @@ TEST(Module, NamedParametersBuffersChildrenAndModulesInOrder) {
   for (auto& [n, m] : net->named_modules()) modules.push_back(n + ":" + m->type_name());
   EXPECT_EQ(children, (std::vector<std::string>{"features", "classifier"}));
   EXPECT_EQ(modules, (std::vector<std::string>{":Net", "features:Sequential", "features.0:Conv2d",
-                                               "features.1:BatchNorm2d", "features.2:ReLU", "features.3:Conv2d",
-                                               "features.4:AdaptiveAvgPool2d", "features.5:Flatten",
-                                               "classifier:Linear"}));
+                                               "features.1:BatchNorm2d", "features.2:ReLU",
+                                               "features.3:Conv2d", "features.4:AdaptiveAvgPool2d",
+                                               "features.5:Flatten", "classifier:Linear"}));
   // parameters() hands out the layers' own tensors, not copies
   auto params = net->parameters();
   ASSERT_EQ(params.size(), 8u);
@@ -182,7 +183,8 @@ TEST(Module, ForwardHooksSeeAndReplaceOutputs) {
   Tensor x = values({1, 2}, {1, 2});
   EXPECT_TRUE(values_near(seq(x), {1, 0}, {1, 2}));
   EXPECT_EQ(seen, (std::vector<std::string>{"1 [1, 2] -> [1, 2]"}));
-  int twice = (*seq)[1]->register_forward_hook([](nn::Module&, const Tensor&, const Tensor& out) { return mul(out, 2.0); });
+  int twice = (*seq)[1]->register_forward_hook(
+      [](nn::Module&, const Tensor&, const Tensor& out) { return mul(out, 2.0); });
   EXPECT_TRUE(values_near(seq(x), {2, 0}, {1, 2}));
   EXPECT_EQ(seen.size(), 2u);  // hooks run in registration order, the first still observing
   (*seq)[1]->remove_hook(twice);
@@ -224,7 +226,8 @@ TEST(Sequential, ChainsNamedLayersAndPrints) {
   // [1, 2] -> [1 - 2, 2 + 1 - 3] = [-1, 0] -> relu [0, 0]; [3, 1] -> [2, 3.5]
   EXPECT_TRUE(values_near(seq(values({1, 2, 3, 1}, {2, 2})), {0, 0, 2, 3.5}, {2, 2}));
   EXPECT_EQ(names(seq->named_parameters()), (std::vector<std::string>{"proj.weight", "proj.bias"}));
-  EXPECT_EQ(seq->str(), "Sequential(\n  (proj): Linear(in_features=2, out_features=2, bias=true)\n  (1): ReLU()\n)\n");
+  EXPECT_EQ(seq->str(),
+            "Sequential(\n  (proj): Linear(in_features=2, out_features=2, bias=true)\n  (1): ReLU()\n)\n");
 }
 
 TEST(ModuleList, HoldsLayersButIsNotCallable) {
@@ -232,7 +235,8 @@ TEST(ModuleList, HoldsLayersButIsNotCallable) {
   list->push_back(nn::Tanh());
   EXPECT_EQ(list->size(), 3u);
   EXPECT_EQ((*list)[2]->type_name(), "Tanh");
-  EXPECT_EQ(names(list->named_parameters()), (std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias"}));
+  EXPECT_EQ(names(list->named_parameters()),
+            (std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias"}));
   EXPECT_THROW(list(zeros({1, 3})), ValueError);
   Tensor y = zeros({1, 3});
   for (size_t i = 0; i < list->size(); ++i) y = (*(*list)[i])(y);
@@ -268,12 +272,14 @@ TEST(Module, ToDTypeKeepsHandlesAndZeroGradClears) {
 TEST(ShapeErrors, NameTheLayerPathWhatItExpectedAndWhatItGot) {
   auto net = std::make_shared<NetImpl>();
   std::string msg = error_of([&] { (*net)(zeros({2, 3, 9, 9})); });
-  EXPECT_EQ(msg, "ShapeError: layer 'features.0' (Conv2d): expected input [N, 1, H, W], got shape [2, 3, 9, 9]");
+  EXPECT_EQ(msg,
+            "ShapeError: layer 'features.0' (Conv2d): expected input [N, 1, H, W], got shape [2, 3, 9, 9]");
 
   // a model whose fourth feature layer was built for 8 channels but gets 4
   auto bad = std::make_shared<NetImpl>(8);
   msg = error_of([&] { (*bad)(zeros({2, 1, 9, 9})); });
-  EXPECT_EQ(msg, "ShapeError: layer 'features.3' (Conv2d): expected input [N, 8, H, W], got shape [2, 4, 7, 7]");
+  EXPECT_EQ(msg,
+            "ShapeError: layer 'features.3' (Conv2d): expected input [N, 8, H, W], got shape [2, 4, 7, 7]");
 
   // the classifier gets a flattened feature vector of the wrong width
   nn::Sequential seq{nn::Flatten(), nn::Linear(12, 2)};
@@ -282,11 +288,13 @@ TEST(ShapeErrors, NameTheLayerPathWhatItExpectedAndWhatItGot) {
 
   // a layer called on its own is the root
   msg = error_of([&] { nn::BatchNorm1d(3)(zeros({4, 2})); });
-  EXPECT_EQ(msg, "ShapeError: layer '<root>' (BatchNorm1d): expected input [N, 3] or [N, 3, L], got shape [4, 2]");
+  EXPECT_EQ(msg,
+            "ShapeError: layer '<root>' (BatchNorm1d): expected input [N, 3] or [N, 3, L], got shape [4, 2]");
   msg = error_of([&] { nn::BatchNorm2d(3)(zeros({4, 3})); });
   EXPECT_EQ(msg, "ShapeError: layer '<root>' (BatchNorm2d): expected input [N, 3, H, W], got shape [4, 3]");
   msg = error_of([&] { nn::LayerNorm(4)(zeros({2, 3})); });
-  EXPECT_EQ(msg, "ShapeError: layer '<root>' (LayerNorm): layer_norm: expected input [..., 4], got shape [2, 3]");
+  EXPECT_EQ(msg,
+            "ShapeError: layer '<root>' (LayerNorm): layer_norm: expected input [..., 4], got shape [2, 3]");
 }
 
 TEST(ShapeErrors, PoolingAndEmbeddingNameTheirLayer) {

@@ -1,10 +1,10 @@
 // Gradient clipping by norm and by value, against hand-computed numbers.
-#include "expect_values.hpp"
-
 #include <gtest/gtest.h>
-#include <kiln/optim.hpp>
 
+#include <kiln/optim.hpp>
 #include <limits>
+
+#include "expect_values.hpp"
 
 namespace {
 

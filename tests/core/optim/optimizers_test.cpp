@@ -2,14 +2,14 @@
 // g1 = [0.5, -1], g2 = [0.2, 0.3], g3 = [-0.4, 0.1], set by hand. Expected values follow
 // torch.optim's update rules (worked in the comments for the short ones, checked against PyTorch
 // 1.13 in float64 for the rest), compared with float32 tolerances.
-#include "expect_values.hpp"
-
 #include <gtest/gtest.h>
-#include <kiln/ops.hpp>
-#include <kiln/optim.hpp>
 
 #include <functional>
+#include <kiln/ops.hpp>
+#include <kiln/optim.hpp>
 #include <memory>
+
+#include "expect_values.hpp"
 
 namespace {
 
@@ -55,16 +55,19 @@ TEST(SGD, Momentum) {
 
 TEST(SGD, MomentumWithDampening) {
   // buf2 = 0.9 buf1 + (1 - 0.5) g2 = [0.55, -0.75]
-  EXPECT_TRUE(values_near(three_steps(make<optim::SGD>(0.1, optim::SGDOptions{.momentum = 0.9, .dampening = 0.5})),
-                          {0.95, -1.9, 0.895, -1.825, 0.8655, -1.7625}, {3, 2}));
+  EXPECT_TRUE(
+      values_near(three_steps(make<optim::SGD>(0.1, optim::SGDOptions{.momentum = 0.9, .dampening = 0.5})),
+                  {0.95, -1.9, 0.895, -1.825, 0.8655, -1.7625}, {3, 2}));
 }
 
 TEST(SGD, Nesterov) {
   // step = g + 0.9 buf: step 1 = [0.5, -1] + 0.9 [0.5, -1] = [0.95, -1.9], p1 = [0.905, -1.81]
-  EXPECT_TRUE(values_near(three_steps(make<optim::SGD>(0.1, optim::SGDOptions{.momentum = 0.9, .nesterov = true})),
-                          {0.905, -1.81, 0.8265, -1.786, 0.84985, -1.7564}, {3, 2}));
+  EXPECT_TRUE(
+      values_near(three_steps(make<optim::SGD>(0.1, optim::SGDOptions{.momentum = 0.9, .nesterov = true})),
+                  {0.905, -1.81, 0.8265, -1.786, 0.84985, -1.7564}, {3, 2}));
   EXPECT_THROW(optim::SGD({values({1}, {1}).set_requires_grad()}, 0.1, {.nesterov = true}), ValueError);
-  EXPECT_THROW(optim::SGD({values({1}, {1}).set_requires_grad()}, 0.1, {.momentum = 0.9, .dampening = 0.1, .nesterov = true}),
+  EXPECT_THROW(optim::SGD({values({1}, {1}).set_requires_grad()}, 0.1,
+                          {.momentum = 0.9, .dampening = 0.1, .nesterov = true}),
                ValueError);
 }
 
@@ -72,8 +75,9 @@ TEST(SGD, WeightDecay) {
   // d = g + 0.1 p: d1 = [0.5 + 0.1, -1 - 0.2] = [0.6, -1.2], p1 = [0.94, -1.88]
   EXPECT_TRUE(values_near(three_steps(make<optim::SGD>(0.1, optim::SGDOptions{.weight_decay = 0.1})),
                           {0.94, -1.88, 0.9106, -1.8912, 0.941494, -1.882288}, {3, 2}));
-  EXPECT_TRUE(values_near(three_steps(make<optim::SGD>(0.1, optim::SGDOptions{.momentum = 0.5, .weight_decay = 0.2})),
-                          {0.93, -1.86, 0.8564, -1.7828, 0.842472, -1.718544}, {3, 2}));
+  EXPECT_TRUE(
+      values_near(three_steps(make<optim::SGD>(0.1, optim::SGDOptions{.momentum = 0.5, .weight_decay = 0.2})),
+                  {0.93, -1.86, 0.8564, -1.7828, 0.842472, -1.718544}, {3, 2}));
 }
 
 // ---------------------------------------------------------------- Adam, AdamW
@@ -84,24 +88,26 @@ TEST(Adam, DefaultBetas) {
 }
 
 TEST(Adam, L2WeightDecayIsAddedToTheGradient) {
-  EXPECT_TRUE(values_near(
-      three_steps(make<optim::Adam>(0.1, optim::AdamOptions{.beta1 = 0.8, .beta2 = 0.9, .weight_decay = 0.1})),
-      {0.9, -1.9, 0.807697874, -1.84308815, 0.77846736, -1.79570599}, {3, 2}));
+  EXPECT_TRUE(values_near(three_steps(make<optim::Adam>(
+                              0.1, optim::AdamOptions{.beta1 = 0.8, .beta2 = 0.9, .weight_decay = 0.1})),
+                          {0.9, -1.9, 0.807697874, -1.84308815, 0.77846736, -1.79570599}, {3, 2}));
 }
 
 TEST(Adam, Amsgrad) {
   // With beta2 = 0.6 the second moment of p[1] falls after step 1 (g: -1, 0.3, 0.1); amsgrad keeps
   // its maximum, so p[1] moves less than without it.
   Tensor plain = three_steps(make<optim::Adam>(0.1, optim::AdamOptions{.beta1 = 0.5, .beta2 = 0.6}));
-  Tensor ams = three_steps(make<optim::Adam>(0.1, optim::AdamOptions{.beta1 = 0.5, .beta2 = 0.6, .amsgrad = true}));
+  Tensor ams =
+      three_steps(make<optim::Adam>(0.1, optim::AdamOptions{.beta1 = 0.5, .beta2 = 0.6, .amsgrad = true}));
   EXPECT_TRUE(values_near(plain, {0.9, -1.9, 0.812942855, -1.87969635, 0.839688479, -1.87969635}, {3, 2}));
   EXPECT_TRUE(values_near(ams, {0.9, -1.9, 0.82410534, -1.88313452, 0.850850965, -1.88313452}, {3, 2}));
 }
 
 TEST(AdamW, DecoupledWeightDecay) {
   // p is first scaled by 1 - lr * wd (1 - 0.1 * 0.01), then takes the Adam step: p1[0] = 0.999 - 0.1
-  EXPECT_TRUE(values_near(three_steps([](std::vector<Tensor> p) { return std::make_shared<optim::AdamW>(p, 0.1); }),
-                          {0.899, -1.898, 0.808243484, -1.85331714, 0.789807355, -1.82463861}, {3, 2}));
+  EXPECT_TRUE(
+      values_near(three_steps([](std::vector<Tensor> p) { return std::make_shared<optim::AdamW>(p, 0.1); }),
+                  {0.899, -1.898, 0.808243484, -1.85331714, 0.789807355, -1.82463861}, {3, 2}));
   EXPECT_TRUE(values_near(three_steps(make<optim::AdamW>(0.1, optim::AdamOptions{.weight_decay = 0.5})),
                           {0.85, -1.8, 0.717642484, -1.66721514, 0.664132474, -1.55702917}, {3, 2}));
   EXPECT_EQ(optim::AdamW({values({1}, {1}).set_requires_grad()}).name(), "AdamW");
@@ -114,15 +120,18 @@ TEST(RMSprop, Plain) {
                           {0.9, -1.9, 0.862699835, -1.92886752, 0.922687642, -1.93849359}, {3, 2}));
   // alpha 0.9: p moves by lr / sqrt(0.1) = 0.316228 on step 1
   EXPECT_TRUE(values_near(three_steps(make<optim::RMSprop>(0.1, optim::RMSpropOptions{.alpha = 0.9})),
-                          {0.683772254, -1.68377224, 0.560913238, -1.7791185, 0.761289286, -1.81243333}, {3, 2}));
+                          {0.683772254, -1.68377224, 0.560913238, -1.7791185, 0.761289286, -1.81243333},
+                          {3, 2}));
 }
 
 TEST(RMSprop, MomentumCenteredAndWeightDecay) {
-  EXPECT_TRUE(values_near(three_steps(make<optim::RMSprop>(0.1, optim::RMSpropOptions{.alpha = 0.9, .momentum = 0.5})),
-                          {0.683772254, -1.68377224, 0.402799365, -1.62100462, 0.462688969, -1.62293564}, {3, 2}));
+  EXPECT_TRUE(values_near(
+      three_steps(make<optim::RMSprop>(0.1, optim::RMSpropOptions{.alpha = 0.9, .momentum = 0.5})),
+      {0.683772254, -1.68377224, 0.402799365, -1.62100462, 0.462688969, -1.62293564}, {3, 2}));
   // centered, step 1: sqrt(0.1 g^2 - (0.1 g)^2) = 0.3 |g|, so p moves by 0.1 / 0.3
-  EXPECT_TRUE(values_near(three_steps(make<optim::RMSprop>(0.1, optim::RMSpropOptions{.alpha = 0.9, .centered = true})),
-                          {0.666666689, -1.66666668, 0.532661656, -1.76379526, 0.733903747, -1.79747389}, {3, 2}));
+  EXPECT_TRUE(values_near(
+      three_steps(make<optim::RMSprop>(0.1, optim::RMSpropOptions{.alpha = 0.9, .centered = true})),
+      {0.666666689, -1.66666668, 0.532661656, -1.76379526, 0.733903747, -1.79747389}, {3, 2}));
   EXPECT_TRUE(values_near(
       three_steps(make<optim::RMSprop>(
           0.1, optim::RMSpropOptions{.alpha = 0.9, .weight_decay = 0.1, .momentum = 0.5, .centered = true})),
@@ -131,7 +140,8 @@ TEST(RMSprop, MomentumCenteredAndWeightDecay) {
 
 // ---------------------------------------------------------------- Adagrad
 TEST(Adagrad, Plain) {
-  // sum1 = g1^2: p moves by lr g / |g| = 0.1; sum2 = [0.29, 1.09]: p1 - 0.1 [0.2 / sqrt(0.29), 0.3 / sqrt(1.09)]
+  // sum1 = g1^2: p moves by lr g / |g| = 0.1; sum2 = [0.29, 1.09]: p1 - 0.1 [0.2 / sqrt(0.29), 0.3 /
+  // sqrt(1.09)]
   EXPECT_TRUE(values_near(three_steps(make<optim::Adagrad>(0.1, optim::AdagradOptions{})),
                           {0.9, -1.9, 0.862860932, -1.92873479, 0.922489412, -1.93826941}, {3, 2}));
 }
@@ -139,7 +149,8 @@ TEST(Adagrad, Plain) {
 TEST(Adagrad, LrDecayWeightDecayAndInitialAccumulator) {
   EXPECT_TRUE(values_near(
       three_steps(make<optim::Adagrad>(
-          0.1, optim::AdagradOptions{.lr_decay = 0.5, .weight_decay = 0.1, .initial_accumulator_value = 0.2})),
+          0.1,
+          optim::AdagradOptions{.lr_decay = 0.5, .weight_decay = 0.1, .initial_accumulator_value = 0.2})),
       {0.919821627, -1.90629574, 0.895589037, -1.91196869, 0.913613252, -1.90842986}, {3, 2}));
 }
 
@@ -164,7 +175,8 @@ TEST(ParamGroups, EachGroupHasItsOwnLrAndOptions) {
 TEST(ParamGroups, EveryOptimizerTakesGroups) {
   auto run = [](auto make_opt) {
     Tensor a = values({1}, {1}).set_requires_grad(), b = values({1}, {1}).set_requires_grad();
-    auto opt = make_opt(std::vector<optim::ParamGroup>{{.params = {a}, .lr = 0.1}, {.params = {b}, .lr = 0.01}});
+    auto opt =
+        make_opt(std::vector<optim::ParamGroup>{{.params = {a}, .lr = 0.1}, {.params = {b}, .lr = 0.01}});
     a.set_grad(values({1}, {1}));
     b.set_grad(values({1}, {1}));
     opt.step();
@@ -188,7 +200,7 @@ TEST(Optimizer, ZeroGradClearsAndStepSkipsParametersWithoutGradients) {
   a.set_grad(values({1, 1}, {2}));
   opt.step();
   EXPECT_TRUE(values_near(a, {0.5, 1.5}, {2}));
-  EXPECT_TRUE(values_near(b, {3}, {1}));  // no gradient: untouched
+  EXPECT_TRUE(values_near(b, {3}, {1}));                     // no gradient: untouched
   EXPECT_THROW(optim::SGD({mul(a, 2.0)}, 0.1), ValueError);  // not a leaf
   EXPECT_THROW(optim::SGD({a}, -0.1), ValueError);
 }

@@ -2,9 +2,9 @@
 // step and after each scheduler step, against values worked from torch.optim.lr_scheduler's
 // formulas (short ones derived in the comments; checked against PyTorch 1.13).
 #include <gtest/gtest.h>
-#include <kiln/optim.hpp>
 
 #include <cmath>
+#include <kiln/optim.hpp>
 #include <numbers>
 #include <vector>
 
@@ -12,7 +12,9 @@ namespace {
 
 using namespace kiln;
 
-Tensor values1(double v) { return full({1}, v).set_requires_grad(); }
+Tensor values1(double v) {
+  return full({1}, v).set_requires_grad();
+}
 
 struct Fixture {
   Tensor p = zeros({1}).set_requires_grad();
@@ -44,7 +46,8 @@ void expect_sequence(const std::vector<double>& got, const std::vector<double>& 
 TEST(StepLR, HalvesEveryThreeEpochs) {
   Fixture f;
   optim::StepLR s(f.opt, 3, 0.5);
-  expect_sequence(lr_sequence(f.opt, s, 10), {0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125, 0.0125});
+  expect_sequence(lr_sequence(f.opt, s, 10),
+                  {0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125, 0.0125});
   EXPECT_EQ(s.last_epoch(), 10);
   EXPECT_THROW(optim::StepLR(f.opt, 0), ValueError);
 }
@@ -52,7 +55,8 @@ TEST(StepLR, HalvesEveryThreeEpochs) {
 TEST(MultiStepLR, AtEachMilestoneInAnyOrder) {
   Fixture f;
   optim::MultiStepLR s(f.opt, {5, 2, 6}, 0.1);
-  expect_sequence(lr_sequence(f.opt, s, 10), {0.1, 0.1, 0.01, 0.01, 0.01, 0.001, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4});
+  expect_sequence(lr_sequence(f.opt, s, 10),
+                  {0.1, 0.1, 0.01, 0.01, 0.01, 0.001, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4});
 }
 
 TEST(ExponentialLR, GammaToTheEpoch) {
@@ -68,8 +72,9 @@ TEST(CosineAnnealingLR, DownToEtaMinAndBackUp) {
   Fixture f;
   optim::CosineAnnealingLR s(f.opt, 5, 0.01);
   // eta_min + (0.1 - eta_min) (1 + cos(pi e / 5)) / 2: e = 1 -> 0.01 + 0.09 * 0.904508 = 0.0914058
-  expect_sequence(lr_sequence(f.opt, s, 10), {0.1, 0.09140576475, 0.06890576475, 0.04109423525, 0.01859423525, 0.01,
-                                              0.01859423525, 0.04109423525, 0.06890576475, 0.09140576475, 0.1});
+  expect_sequence(lr_sequence(f.opt, s, 10),
+                  {0.1, 0.09140576475, 0.06890576475, 0.04109423525, 0.01859423525, 0.01, 0.01859423525,
+                   0.04109423525, 0.06890576475, 0.09140576475, 0.1});
 }
 
 TEST(LinearLR, WarmUpThenHold) {
@@ -84,12 +89,13 @@ TEST(OneCycleLR, CosineUpThenDown) {
   Fixture f;
   optim::OneCycleLR s(f.opt, 1.0, 10);
   // starts at max_lr / 25 = 0.04, peaks at step 0.3 * 10 - 1 = 2, ends at 0.04 / 1e4 = 4e-6 at step 9
-  expect_sequence(lr_sequence(f.opt, s, 9), {0.04, 0.52, 1, 0.950484632, 0.8117456539, 0.6112620219, 0.3887419781,
-                                             0.1882583461, 0.04951936799, 4e-06});
+  expect_sequence(lr_sequence(f.opt, s, 9), {0.04, 0.52, 1, 0.950484632, 0.8117456539, 0.6112620219,
+                                             0.3887419781, 0.1882583461, 0.04951936799, 4e-06});
   Fixture g;
   optim::OneCycleLR t(g.opt, 0.5, 8, 0.5, 10, 100);
   // up phase ends at step 3: step 1 = 0.05 + 0.45 (1 - cos(pi / 3)) / 2 = 0.1625
-  expect_sequence(lr_sequence(g.opt, t, 7), {0.05, 0.1625, 0.3875, 0.5, 0.4268499186, 0.25025, 0.0736500814, 0.0005});
+  expect_sequence(lr_sequence(g.opt, t, 7),
+                  {0.05, 0.1625, 0.3875, 0.5, 0.4268499186, 0.25025, 0.0736500814, 0.0005});
 }
 
 TEST(OneCycleLR, CyclesMomentumOppositeToTheLr) {
@@ -102,8 +108,8 @@ TEST(OneCycleLR, CyclesMomentumOppositeToTheLr) {
     s.step();
     momentum.push_back(sgd.param_groups()[0].options.at("momentum"));
   }
-  expect_sequence(momentum, {0.95, 0.9, 0.85, 0.8549515566, 0.8688255099, 0.8888739533, 0.9111260467, 0.9311744901,
-                             0.9450484434, 0.95});
+  expect_sequence(momentum, {0.95, 0.9, 0.85, 0.8549515566, 0.8688255099, 0.8888739533, 0.9111260467,
+                             0.9311744901, 0.9450484434, 0.95});
   // Adam cycles beta1
   optim::Adam adam({values1(0.0)}, 0.1);
   optim::OneCycleLR t(adam, 1.0, 8, 0.5, 25.0, 1e4, true, 0.8, 0.9);
@@ -158,7 +164,8 @@ TEST(ReduceLROnPlateau, MinLrModeMaxAndThreshold) {
 
 TEST(Schedulers, ScaleEachGroupFromItsOwnInitialLr) {
   Tensor a = zeros({1}).set_requires_grad(), b = zeros({1}).set_requires_grad();
-  optim::SGD opt({optim::ParamGroup{.params = {a}, .lr = 0.1}, optim::ParamGroup{.params = {b}, .lr = 0.01}}, 0.1);
+  optim::SGD opt({optim::ParamGroup{.params = {a}, .lr = 0.1}, optim::ParamGroup{.params = {b}, .lr = 0.01}},
+                 0.1);
   optim::StepLR s(opt, 1, 0.5);
   s.step();
   s.step();

@@ -2,12 +2,12 @@
 // and reproducibility: the same seed gives bit-identical weights. The Keras-style Model has its
 // own versions of these in tests/core/training/model_test.cpp.
 #include <gtest/gtest.h>
+
+#include <cmath>
 #include <kiln/nn/layers.hpp>
 #include <kiln/nn/loss.hpp>
 #include <kiln/optim.hpp>
 #include <kiln/random.hpp>
-
-#include <cmath>
 #include <map>
 #include <numbers>
 
