@@ -47,7 +47,9 @@ void expect_uniform(const Tensor& t, double bound, const char* what) {
   }
   double sd = bound / std::sqrt(3.0);
   EXPECT_NEAR(s.mean, 0.0, 5 * sd / std::sqrt(n));
-  if (n >= 1000) EXPECT_NEAR(s.std, sd, 0.05 * sd);
+  if (n >= 1000) {
+    EXPECT_NEAR(s.std, sd, 0.05 * sd);
+  }
 }
 
 TEST(DefaultInit, LinearIsKaimingUniformWithASqrt5) {
