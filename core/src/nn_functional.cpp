@@ -102,7 +102,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
              normalized_shape);
   for (int64_t i = 0; i < k; ++i)
     KILN_CHECK(x.shape()[x.dim() - k + i] == normalized_shape[i], ShapeError, "layer_norm: expected input [..., ",
-               normalized_shape.str().substr(1), " got shape ", x.shape());
+               normalized_shape.str().substr(1), ", got shape ", x.shape());
   std::vector<int64_t> axes;
   for (int64_t i = x.dim() - k; i < x.dim(); ++i) axes.push_back(i);
   Tensor m = mean(x, axes, true);
@@ -285,8 +285,10 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
 Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& y, const Tensor& weight, const Tensor& pos_weight,
                                         Reduction r) {
   check_same_shape("binary_cross_entropy_with_logits", x, y);
-  // log(1 + exp(-|x|)) + max(-x, 0): stable log-sigmoid pieces
-  Tensor log_sig_neg = add(log(add(exp(neg(abs(x))), 1.0)), relu(neg(x)));  // -log sigmoid(x)
+  // -log sigmoid(x) = log(e^0 + e^-x), as a logsumexp: stable for large |x| and, unlike
+  // log(1 + e^-|x|) + max(-x, 0), differentiable at x = 0 (the kinks of abs and relu there gave
+  // a gradient of 1 - y instead of sigmoid(0) - y = 0.5 - y).
+  Tensor log_sig_neg = logsumexp(stack({zeros_like(x.detach()), neg(x)}, -1), {-1});
   Tensor loss;
   if (pos_weight.defined()) {
     Tensor lw = add(mul(sub(pos_weight, ones_like(pos_weight.detach())), y), 1.0);

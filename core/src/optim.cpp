@@ -198,7 +198,9 @@ void Adam::step() {
 
 // ---------------------------------------------------------------- RMSprop
 RMSprop::RMSprop(std::vector<Tensor> params, double lr, RMSpropOptions o)
-    : Optimizer(one_group(std::move(params)), lr,
+    : RMSprop(one_group(std::move(params)), lr, o) {}
+RMSprop::RMSprop(std::vector<ParamGroup> groups, double lr, RMSpropOptions o)
+    : Optimizer(std::move(groups), lr,
                 {{"alpha", o.alpha}, {"eps", o.eps}, {"weight_decay", o.weight_decay}, {"momentum", o.momentum},
                  {"centered", o.centered ? 1.0 : 0.0}}) {}
 
@@ -238,7 +240,9 @@ void RMSprop::step() {
 
 // ---------------------------------------------------------------- Adagrad
 Adagrad::Adagrad(std::vector<Tensor> params, double lr, AdagradOptions o)
-    : Optimizer(one_group(std::move(params)), lr,
+    : Adagrad(one_group(std::move(params)), lr, o) {}
+Adagrad::Adagrad(std::vector<ParamGroup> groups, double lr, AdagradOptions o)
+    : Optimizer(std::move(groups), lr,
                 {{"lr_decay", o.lr_decay}, {"weight_decay", o.weight_decay},
                  {"initial_accumulator_value", o.initial_accumulator_value}, {"eps", o.eps}}) {}
 

@@ -59,21 +59,54 @@ double LinearLR::lr_at(size_t g) const {
   return base_lrs_[g] * (start_factor + (end_factor - start_factor) * t);
 }
 
-OneCycleLR::OneCycleLR(Optimizer& o, double max_lr, int64_t total_steps, double pct, double div, double fdiv)
-    : LRScheduler(o), max_lr(max_lr), total_steps(total_steps), pct_start(pct), div_factor(div), final_div_factor(fdiv) {
+OneCycleLR::OneCycleLR(Optimizer& o, double max_lr, int64_t total_steps, double pct, double div, double fdiv,
+                       bool cycle_momentum, double base_momentum, double max_momentum)
+    : LRScheduler(o),
+      max_lr(max_lr),
+      total_steps(total_steps),
+      pct_start(pct),
+      div_factor(div),
+      final_div_factor(fdiv),
+      cycle_momentum(cycle_momentum),
+      base_momentum(base_momentum),
+      max_momentum(max_momentum) {
   KILN_CHECK(total_steps > 0, ValueError, "OneCycleLR: total_steps must be positive");
+  KILN_CHECK(pct >= 0 && pct <= 1, ValueError, "OneCycleLR: pct_start must be in [0, 1], got ", pct);
+  if (cycle_momentum) {
+    // PyTorch cycles beta1 for Adam-like optimizers, else momentum.
+    momentum_key_ = o.has_option("beta1") ? "beta1" : o.has_option("momentum") ? "momentum" : "";
+    KILN_CHECK(!momentum_key_.empty(), ValueError, "OneCycleLR: ", o.name(),
+               " has no momentum or beta1 to cycle; pass cycle_momentum = false");
+  }
   for (auto& g : o.param_groups()) g.lr = max_lr / div;
+  set_momentum();
 }
-double OneCycleLR::lr_at(size_t) const {
-  double initial = max_lr / div_factor, final_lr = initial / final_div_factor;
+
+double OneCycleLR::anneal(double start, double peak, double end) const {
   double up = pct_start * static_cast<double>(total_steps) - 1.0;
   double down = static_cast<double>(total_steps) - 1.0;
   double t = static_cast<double>(epoch_);
-  auto cos_anneal = [](double start, double end, double pct) {
-    return end + (start - end) / 2.0 * (std::cos(std::numbers::pi * pct) + 1.0);
+  auto cos_anneal = [](double from, double to, double pct) {
+    return to + (from - to) / 2.0 * (std::cos(std::numbers::pi * pct) + 1.0);
   };
-  if (t <= up) return cos_anneal(initial, max_lr, up > 0 ? t / up : 1.0);
-  return cos_anneal(max_lr, final_lr, std::min(1.0, (t - up) / std::max(down - up, 1.0)));
+  if (t <= up) return cos_anneal(start, peak, up > 0 ? t / up : 1.0);
+  return cos_anneal(peak, end, std::min(1.0, (t - up) / std::max(down - up, 1.0)));
+}
+
+double OneCycleLR::lr_at(size_t) const {
+  double initial = max_lr / div_factor;
+  return anneal(initial, max_lr, initial / final_div_factor);
+}
+
+void OneCycleLR::step() {
+  LRScheduler::step();
+  set_momentum();
+}
+
+void OneCycleLR::set_momentum() {
+  if (momentum_key_.empty()) return;
+  double m = anneal(max_momentum, base_momentum, max_momentum);
+  for (auto& g : opt_.param_groups()) g.options[momentum_key_] = m;
 }
 
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& o, const std::string& mode, double factor, int64_t patience,

@@ -31,6 +31,8 @@ class Optimizer {
   std::vector<ParamGroup>& param_groups() { return groups_; }
   const std::vector<ParamGroup>& param_groups() const { return groups_; }
   double lr() const { return groups_.empty() ? 0.0 : groups_.front().lr; }
+  // Whether the optimizer has the named setting ("momentum", "beta1", ...).
+  bool has_option(const std::string& key) const { return defaults_.count(key) > 0; }
   void set_lr(double lr);
 
   // Per-parameter state tensors ("momentum_buffer", "exp_avg", ...) keyed "<group>.<index>.<name>",
@@ -99,6 +101,7 @@ struct RMSpropOptions {
 class RMSprop : public Optimizer {
  public:
   RMSprop(std::vector<Tensor> params, double lr = 1e-2, RMSpropOptions options = {});
+  RMSprop(std::vector<ParamGroup> groups, double lr = 1e-2, RMSpropOptions options = {});
   void step() override;
   std::string name() const override { return "RMSprop"; }
 };
@@ -112,6 +115,7 @@ struct AdagradOptions {
 class Adagrad : public Optimizer {
  public:
   Adagrad(std::vector<Tensor> params, double lr = 1e-2, AdagradOptions options = {});
+  Adagrad(std::vector<ParamGroup> groups, double lr = 1e-2, AdagradOptions options = {});
   void step() override;
   std::string name() const override { return "Adagrad"; }
 };
@@ -177,15 +181,29 @@ class LinearLR : public LRScheduler {
   double start_factor, end_factor;
   int64_t total_iters;
 };
-// One-cycle policy (cosine annealing), stepped per batch.
+// One-cycle policy (cosine annealing), stepped per batch. The lr rises from max_lr / div_factor
+// to max_lr over the first pct_start of the steps, then falls to max_lr / div_factor /
+// final_div_factor. With cycle_momentum (PyTorch's default) the momentum (SGD, RMSprop) or beta1
+// (Adam, AdamW) moves the opposite way, from max_momentum down to base_momentum and back; an
+// optimizer with neither is a ValueError unless cycle_momentum is false.
 class OneCycleLR : public LRScheduler {
  public:
   OneCycleLR(Optimizer& o, double max_lr, int64_t total_steps, double pct_start = 0.3, double div_factor = 25.0,
-             double final_div_factor = 1e4);
+             double final_div_factor = 1e4, bool cycle_momentum = true, double base_momentum = 0.85,
+             double max_momentum = 0.95);
+  void step() override;
   double lr_at(size_t g) const override;
   double max_lr;
   int64_t total_steps;
   double pct_start, div_factor, final_div_factor;
+  bool cycle_momentum;
+  double base_momentum, max_momentum;
+
+ private:
+  // The schedule's value now: from `start` to `peak` in the first phase, then to `end`.
+  double anneal(double start, double peak, double end) const;
+  void set_momentum();
+  std::string momentum_key_;  // "momentum", "beta1", or "" when not cycling
 };
 class ReduceLROnPlateau : public LRScheduler {
  public:
