@@ -30,4 +30,9 @@ done | sort -u >"$list"
 mkdir -p "$OUT_DIR"
 tar -C / -cJf "$OUT_DIR/devroot.tar.xz.tmp" -T "$list"
 mv "$OUT_DIR/devroot.tar.xz.tmp" "$OUT_DIR/devroot.tar.xz"
+# Debian's Fashion-MNIST too, when installed (30 MB), for gpu-check's 10-epoch training runs.
+if [[ -d /usr/share/datasets/fashion-mnist ]]; then
+  mkdir -p "$OUT_DIR/fashion-mnist"
+  cp -u /usr/share/datasets/fashion-mnist/*.gz "$OUT_DIR/fashion-mnist/"
+fi
 echo "$(wc -l <"$list") files from ${#PACKAGES[@]} packages -> $OUT_DIR/devroot.tar.xz ($(du -h "$OUT_DIR/devroot.tar.xz" | cut -f1))"

@@ -133,6 +133,8 @@ std::vector<BackendInfo> backends() {
 }
 
 void synchronize(const Device& device) { detail::synchronize(device); }
+void reset_op_profile() { detail::reset_op_profile(); }
+void print_op_profile() { detail::print_op_profile(); }
 
 std::vector<PluginFailure> plugin_failures() { return detail::Registry::get().failures(); }
 std::vector<std::string> plugin_search_path() { return detail::Registry::get().search_path(); }

@@ -85,7 +85,12 @@ class OpProfile {
     ++e.calls;
     e.seconds += seconds;
   }
+  void reset() {
+    std::lock_guard lock(mutex_);
+    entries_.clear();
+  }
   void print() {
+    std::lock_guard lock(mutex_);
     std::vector<std::pair<std::pair<std::string, int>, Entry>> rows(entries_.begin(), entries_.end());
     std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
     double total = 0;
@@ -117,6 +122,16 @@ struct OpProfilePrinter {
     if (OpProfile* p = OpProfile::get()) p->print();
   }
 } g_op_profile_printer;
+}  // namespace
+
+void reset_op_profile() {
+  if (OpProfile* p = OpProfile::get()) p->reset();
+}
+void print_op_profile() {
+  if (OpProfile* p = OpProfile::get()) p->print();
+}
+
+namespace {
 
 void launch_on(BackendEntry* b, DeviceEntry& dev, kiln_op op, const std::vector<kiln_tensor_desc>& descs,
                size_t num_inputs, const void* attrs, const std::vector<int32_t>& dtypes) {

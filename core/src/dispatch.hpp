@@ -62,6 +62,9 @@ void run_exact(BackendEntry* backend, kiln_op op, const std::vector<Tensor>& inp
                const std::vector<Tensor>& outputs, const void* attrs);
 // Blocks until the device's queued work is done.
 void synchronize(const Device& device);
+// The KILN_PROFILE table (Note [Op profile] in dispatch.cpp); no-ops when profiling is off.
+void reset_op_profile();
+void print_op_profile();
 // Copies bytes out of (into) a tensor's storage, synchronizing first.
 void read_bytes(const Tensor& t, size_t byte_offset, void* dst, size_t bytes);
 void write_bytes(const Tensor& t, size_t byte_offset, const void* src, size_t bytes);

@@ -47,6 +47,10 @@ void set_default_device(const Device& device);
 // host backends finish each op before returning). Throws DeviceError with the backend's message
 // if queued work failed. Like torch.cuda.synchronize(); time GPU work only after calling it.
 void synchronize(const Device& device = default_device());
+// With KILN_PROFILE=1 (docs/user-guide.md §11): forget the ops timed so far (to leave warm-up
+// out), or print the table now (it is printed at exit too). Nothing happens without it.
+void reset_op_profile();
+void print_op_profile();
 
 struct DeviceInfo {
   std::string name;
