@@ -55,6 +55,9 @@ void declare(Options& o) {
       ("batch-size", po::value<int64_t>()->default_value(64), "training batch size (the last partial batch is dropped)")
       ("lr", po::value<double>(), "learning rate (default: 0.05 for sgd, 0.001 for adam)")
       ("optimizer", po::value<std::string>()->default_value("sgd"), "sgd (momentum 0.9) or adam")
+      ("schedule", po::value<std::string>()->default_value("none"),
+       "learning-rate schedule: none (constant), or cosine (from --lr down to 0 along a half cosine over all "
+       "the training batches, stepped after each batch)")
       ("seed", po::value<uint64_t>()->default_value(0), "seed for the initial weights and the shuffling")
       ("workers", po::value<int>()->default_value(0),
        "DataLoader worker threads; 0 keeps the whole training set as tensors and batches it in place")
@@ -74,6 +77,9 @@ int run(const po::variables_map& vm) {
   const int workers = vm["workers"].as<int>();
   if (optimizer_name != "sgd" && optimizer_name != "adam")
     throw UsageError("unknown optimizer '" + optimizer_name + "' (expected sgd or adam)");
+  const std::string schedule = vm["schedule"].as<std::string>();
+  if (schedule != "none" && schedule != "cosine")
+    throw UsageError("unknown schedule '" + schedule + "' (expected none or cosine)");
   if (epochs < 1) throw UsageError("--epochs must be at least 1");
   if (batch_size < 1) throw UsageError("--batch-size must be at least 1");
   if (workers < 0) throw UsageError("--workers must be >= 0");
@@ -131,7 +137,8 @@ int run(const po::variables_map& vm) {
   std::cout << "\nTraining " << model_name << " on " << dataset_name << " (" << train_count << " training, "
             << test_count << " test images) on " << device << ": " << (optimizer_name == "sgd" ? "SGD" : "Adam")
             << " lr " << lr << (optimizer_name == "sgd" ? " momentum 0.9" : "") << ", batch " << batch_size << ", "
-            << epochs << (epochs == 1 ? " epoch" : " epochs") << ", seed " << seed
+            << epochs << (epochs == 1 ? " epoch" : " epochs") << (schedule == "cosine" ? ", cosine schedule" : "")
+            << ", seed " << seed
             << (workers > 0 ? ", " + std::to_string(workers) + " loader workers" : std::string()) << "\n";
 
   // Training time excludes the validation pass that follows each epoch's last batch.
@@ -147,11 +154,19 @@ int run(const po::variables_map& vm) {
           },
       .batch_end = [&](int64_t, const Logs&) { last_batch = Clock::now(); },
   });
+  std::vector<std::shared_ptr<callbacks::Callback>> fit_callbacks{std::make_shared<callbacks::ProgressBar>(), timer,
+                                                                  std::make_shared<callbacks::CSVLogger>(history_file)};
+  if (schedule == "cosine") {
+    const int64_t total_batches = static_cast<int64_t>(epochs) * (train_batches->num_samples() / batch_size);
+    fit_callbacks.push_back(std::make_shared<callbacks::LearningRateScheduler>(
+        callbacks::LearningRateScheduler::SchedulerFactory([total_batches](optim::Optimizer& o) {
+          return std::make_shared<optim::CosineAnnealingLR>(o, std::max<int64_t>(total_batches, 1));
+        }),
+        callbacks::LearningRateSchedulerOptions{.per_batch = true}));
+  }
   auto start = Clock::now();
-  History history = model.fit(*train_batches, {.epochs = epochs,
-                                               .validation = &test_batches,
-                                               .callbacks = {std::make_shared<callbacks::ProgressBar>(), timer,
-                                                             std::make_shared<callbacks::CSVLogger>(history_file)}});
+  History history =
+      model.fit(*train_batches, {.epochs = epochs, .validation = &test_batches, .callbacks = fit_callbacks});
   double fit_seconds = seconds_since(start);
 
   // ---- test
@@ -206,6 +221,7 @@ int run(const po::variables_map& vm) {
         {"batch_size", batch_size},
         {"optimizer", optimizer_name},
         {"lr", lr},
+        {"schedule", schedule},
         {"seed", seed},
         {"workers", workers},
         {"fit_seconds", fit_seconds},
