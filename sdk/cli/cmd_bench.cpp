@@ -2,6 +2,7 @@
 // shared/bench/torch_fmnist.py so the two print comparable figures in one run.
 #include <kiln/autograd.hpp>
 #include <kiln/data.hpp>
+#include <kiln/data/dataloader.hpp>
 #include <kiln/nn/functional.hpp>
 #include <kiln/ops.hpp>
 #include <kiln/optim.hpp>
@@ -27,6 +28,10 @@ void declare(Options& o) {
       ("synthetic", po::bool_switch(), "random images and labels of the data set's layout instead of the files (speed only; no accuracy)")
       ("steps", po::value<int64_t>()->default_value(100), "with --synthetic: timed training steps per epoch")
       ("warmup", po::value<int64_t>()->default_value(10), "with --synthetic: untimed steps first (cuDNN algorithm search, allocator warm-up)")
+      ("loader", po::bool_switch(), "time the DataLoader instead: one shuffled epoch of the training set through "
+                                     "ToTensor+Normalize in batches (bench/torch_loader.py is PyTorch's side)")
+      ("workers", po::value<std::vector<int>>()->multitoken()->default_value({0, 2}, "0 2"),
+       "with --loader: the worker counts to time")
       ("backend", po::value<std::string>(), "device: tbb, blas, ref, cuda:0, ... (default: KILN_BACKEND, else cpu)")
       ("epochs", po::value<int>()->default_value(1), "training epochs")
       ("batch-size", po::value<int64_t>()->default_value(64), "training batch size (last partial batch dropped)")
@@ -75,7 +80,36 @@ BenchData load_data(const po::variables_map& vm, const DatasetSpec& spec, const 
   return d;
 }
 
+// --loader: images per second out of a DataLoader over the data set's training images, each
+// decoded from the IDX/CIFAR bytes and put through ToTensor+Normalize, as torchvision's
+// datasets do; one shuffled epoch per worker count, the first batch included.
+int run_loader(const po::variables_map& vm) {
+  DatasetSpec spec = dataset_spec(vm["dataset"].as<std::string>());
+  const int64_t bs = vm["batch-size"].as<int64_t>();
+  if (bs < 1) throw UsageError("--batch-size must be positive");
+  Split train = load_split(spec, vm["data-dir"].as<std::string>(), true, false);
+  nlohmann::ordered_json runs = nlohmann::ordered_json::array();
+  for (int workers : vm["workers"].as<std::vector<int>>()) {
+    if (workers < 0) throw UsageError("--workers must be >= 0");
+    data::DataLoader loader(train.dataset, {.batch_size = bs, .shuffle = true, .seed = vm["seed"].as<uint64_t>(),
+                                            .num_workers = workers});
+    auto t = std::chrono::steady_clock::now();
+    loader.start_epoch(0);
+    int64_t images = 0;
+    while (auto batch = loader.next()) images += batch->input.shape()[0];
+    const double s = seconds_since(t);
+    std::printf("kiln 0.1.0 loader data=%s bs=%lld workers=%d images=%lld seconds=%.2f images_per_s=%.0f\n",
+                spec.name.c_str(), static_cast<long long>(bs), workers, static_cast<long long>(images), s,
+                static_cast<double>(images) / s);
+    runs.push_back({{"workers", workers}, {"images", images}, {"seconds", s},
+                    {"images_per_s", static_cast<double>(images) / s}});
+  }
+  if (vm.count("json")) std::ofstream(vm["json"].as<std::string>()) << runs.dump(2) << "\n";
+  return kExitOk;
+}
+
 int run(const po::variables_map& vm) {
+  if (vm["loader"].as<bool>()) return run_loader(vm);
   std::string model_name = vm["model"].as<std::string>();
   if (vm.count("backend")) set_default_device(Device(vm["backend"].as<std::string>()));
   Device device = default_device();
