@@ -2,6 +2,9 @@
 // the test set every epoch, then saves the model, its history and (optionally) a JSON summary.
 #include "commands.hpp"
 #include "vision_data.hpp"
+#if defined(KILN_CLI_HAS_TEXT)
+#include "train_text.hpp"
+#endif
 
 #include <kiln/callbacks.hpp>
 #include <kiln/data.hpp>
@@ -44,6 +47,9 @@ std::string history_path_for(const std::string& out) {
 
 void declare(Options& o) {
   o.visible.add_options()
+      ("task", po::value<std::string>()->default_value("image"),
+       "image (the options below), langid (language ID on Debian's fortunes) or lm (word LSTM language model on "
+       "the English fortunes); see docs/text.md")
       ("model", po::value<std::string>()->default_value("lenet"), "mlp, lenet, cnn-bn, resnet18 or resnet34")
       ("dataset", po::value<std::string>()->default_value("fashion-mnist"),
        "fashion-mnist, mnist, kmnist, cifar10 or cifar100")
@@ -62,9 +68,19 @@ void declare(Options& o) {
       ("json", po::value<std::string>(), "also write a JSON summary (model, backend, epochs, params, "
        "test_accuracy, train_samples_per_s, infer_samples_per_s) to this file")
       ("limit", po::value<int64_t>(), "train on the first N training samples only (quick runs)");
+#if defined(KILN_CLI_HAS_TEXT)
+  declare_text_train_options(o);
+#endif
 }
 
 int run(const po::variables_map& vm) {
+  if (const std::string task = vm["task"].as<std::string>(); task != "image") {
+#if defined(KILN_CLI_HAS_TEXT)
+    return run_text_task(task, vm);
+#else
+    throw UsageError("--task " + task + " needs Kiln built with text/ (-DKILN_BUILD_TEXT=ON)");
+#endif
+  }
   const std::string model_name = vm["model"].as<std::string>();
   const std::string dataset_name = vm["dataset"].as<std::string>();
   const std::string optimizer_name = vm["optimizer"].as<std::string>();
