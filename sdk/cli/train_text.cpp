@@ -167,10 +167,10 @@ struct NgramFeatures {
 int run_langid(const po::variables_map& vm) {
   const std::string root = fortune_root(vm);
   const uint64_t seed = vm["seed"].as<uint64_t>();
-  const int epochs = vm["epochs"].defaulted() ? 5 : vm["epochs"].as<int>();
-  const int64_t batch_size = vm["batch-size"].defaulted() ? 32 : vm["batch-size"].as<int64_t>();
+  const int epochs = vm["epochs"].defaulted() ? 3 : vm["epochs"].as<int>();
+  const int64_t batch_size = vm["batch-size"].defaulted() ? 64 : vm["batch-size"].as<int64_t>();
   const int64_t per_language = vm.count("limit") ? vm["limit"].as<int64_t>() : 3000;
-  const int64_t dim = vm["embedding-dim"].as<int64_t>();
+  const int64_t dim = vm["embedding-dim"].defaulted() ? 32 : vm["embedding-dim"].as<int64_t>();
   const NgramFeatures features{vm["buckets"].as<int64_t>(), 3, 300};
   const std::string optimizer_name = vm["optimizer"].defaulted() ? "adam" : vm["optimizer"].as<std::string>();
   const double lr = vm.count("lr") ? vm["lr"].as<double>() : (optimizer_name == "adam" ? 0.01 : 0.5);
@@ -272,7 +272,7 @@ int run_lm(const po::variables_map& vm) {
   const int epochs = vm["epochs"].defaulted() ? 2 : vm["epochs"].as<int>();
   const int64_t batch_size = vm["batch-size"].defaulted() ? 32 : vm["batch-size"].as<int64_t>();
   const int64_t bptt = vm["bptt"].as<int64_t>();
-  const int64_t dim = vm["embedding-dim"].as<int64_t>();
+  const int64_t dim = vm["embedding-dim"].defaulted() ? 128 : vm["embedding-dim"].as<int64_t>();
   const int64_t hidden = vm["hidden-size"].as<int64_t>();
   const int64_t max_vocab = vm["max-vocab"].as<int64_t>();
   const std::string optimizer_name = vm["optimizer"].defaulted() ? "adam" : vm["optimizer"].as<std::string>();
@@ -356,8 +356,8 @@ int run_lm(const po::variables_map& vm) {
 
 void declare_text_train_options(Options& o) {
   o.visible.add_options()
-      ("buckets", po::value<int64_t>()->default_value(1 << 16), "langid: hash buckets for character n-grams")
-      ("embedding-dim", po::value<int64_t>()->default_value(64), "langid and lm: embedding size")
+      ("buckets", po::value<int64_t>()->default_value(1 << 14), "langid: hash buckets for character n-grams")
+      ("embedding-dim", po::value<int64_t>()->default_value(0), "embedding size (default: 32 for langid, 128 for lm)")
       ("hidden-size", po::value<int64_t>()->default_value(256), "lm: LSTM hidden size")
       ("bptt", po::value<int64_t>()->default_value(35), "lm: BPTT window length")
       ("max-vocab", po::value<int64_t>()->default_value(10000), "lm: vocabulary size cap (specials included)");
