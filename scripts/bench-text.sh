@@ -54,4 +54,6 @@ bpe.train_from_iterator(lines, vocab_size=8000, min_frequency=2, show_progress=F
 print(f"tokenizers {v} ByteLevelBPE trained (vocab {bpe.get_vocab_size()}) in {time.perf_counter() - t0:.2f} s")
 bench(f"tokenizers {v} ByteLevelBPE encode", lambda: sum(len(bpe.encode(l).tokens) for l in lines))
 bench(f"tokenizers {v} ByteLevelBPE batch", lambda: sum(len(e.tokens) for e in bpe.encode_batch(lines)))
+# encode_batch alone (Rust, all cores), token strings not brought into Python
+bench(f"tokenizers {v} ByteLevelBPE batch/ids", lambda: len(bpe.encode_batch(lines)))
 PYEOF

@@ -98,6 +98,56 @@ std::string EmbeddingBagImpl::extra_repr() const {
 // ---------------------------------------------------------------- LSTM / GRU
 namespace {
 std::string suffix(int64_t layer, int dir) { return "_l" + std::to_string(layer) + (dir ? "_reverse" : ""); }
+
+// Note [One node for many slices]
+// A view op's backward writes its gradient into zeros shaped like the whole input, so taking the T
+// steps of a [T, B, G] projection with select() would cost T full-size buffers in the backward
+// pass (O(T^2)) and the four gates of each step four more. unbind() and chunk() record one
+// autograd node for all the pieces instead, whose backward is a single stack / cat.
+std::vector<Tensor> unbind(const Tensor& x) {
+  Tensor base = x.detach();
+  std::vector<Tensor> parts;
+  for (int64_t t = 0; t < x.size(0); ++t) parts.push_back(base.select(0, t));
+  if (autograd::needs_grad({x})) {
+    Shape part_shape = parts[0].shape();
+    autograd::record("unbind", {x}, parts, [part_shape](const std::vector<Tensor>& g) {
+      std::vector<Tensor> grads(g.begin(), g.end());
+      for (auto& gi : grads)
+        if (!gi.defined()) {
+          for (const Tensor& any : g)
+            if (any.defined()) {
+              gi = zeros(part_shape, {.dtype = any.dtype(), .device = any.device()});
+              break;
+            }
+        }
+      return std::vector<Tensor>{stack(grads, 0)};
+    });
+  }
+  return parts;
+}
+// n equal pieces along axis 1 of a 2-D tensor.
+std::vector<Tensor> chunk(const Tensor& x, int64_t n) {
+  Tensor base = x.detach();
+  const int64_t w = x.size(1) / n;
+  std::vector<Tensor> parts;
+  for (int64_t k = 0; k < n; ++k) parts.push_back(base.narrow(1, k * w, w));
+  if (autograd::needs_grad({x})) {
+    Shape part_shape = parts[0].shape();
+    autograd::record("chunk", {x}, parts, [part_shape](const std::vector<Tensor>& g) {
+      std::vector<Tensor> grads(g.begin(), g.end());
+      for (auto& gi : grads)
+        if (!gi.defined()) {
+          for (const Tensor& any : g)
+            if (any.defined()) {
+              gi = zeros(part_shape, {.dtype = any.dtype(), .device = any.device()});
+              break;
+            }
+        }
+      return std::vector<Tensor>{cat(grads, 1)};
+    });
+  }
+  return parts;
+}
 }  // namespace
 
 RNNBaseImpl::RNNBaseImpl(Cell c, int64_t in, int64_t hidden, RNNOptions o)
@@ -174,25 +224,24 @@ RNNOutput RNNBaseImpl::forward(const Tensor& input, const Tensor& h0, const Tens
       Tensor h = h0.defined() ? h0.select(0, k) : zeros({batch, hidden}, topt);
       Tensor c;
       if (cell == Cell::LSTM) c = c0.defined() ? c0.select(0, k) : zeros({batch, hidden}, topt);
-      Tensor xproj = F::linear(layer_input, w_ih, b_ih);  // [T, B, G*H], all steps at once
+      // [T, B, G*H], all steps at once, then one view per step (Note [One node for many slices])
+      std::vector<Tensor> xproj = unbind(F::linear(layer_input, w_ih, b_ih));
       std::vector<Tensor> outs(static_cast<size_t>(steps));
       for (int64_t i = 0; i < steps; ++i) {
         const int64_t t = dir == 0 ? i : steps - 1 - i;
-        Tensor gx = xproj.select(0, t);
+        const Tensor& gx = xproj[static_cast<size_t>(t)];
         Tensor gh = F::linear(h, w_hh, b_hh);
         Tensor h_new, c_new;
         if (cell == Cell::LSTM) {
-          Tensor g = add(gx, gh);
-          Tensor in_gate = sigmoid(g.narrow(1, 0, hidden));
-          Tensor forget = sigmoid(g.narrow(1, hidden, hidden));
-          Tensor cand = tanh(g.narrow(1, 2 * hidden, hidden));
-          Tensor out_gate = sigmoid(g.narrow(1, 3 * hidden, hidden));
+          std::vector<Tensor> g = chunk(add(gx, gh), 4);
+          Tensor in_gate = sigmoid(g[0]), forget = sigmoid(g[1]), cand = tanh(g[2]), out_gate = sigmoid(g[3]);
           c_new = add(mul(forget, c), mul(in_gate, cand));
           h_new = mul(out_gate, tanh(c_new));
         } else {
-          Tensor r = sigmoid(add(gx.narrow(1, 0, hidden), gh.narrow(1, 0, hidden)));
-          Tensor z = sigmoid(add(gx.narrow(1, hidden, hidden), gh.narrow(1, hidden, hidden)));
-          Tensor n = tanh(add(gx.narrow(1, 2 * hidden, hidden), mul(r, gh.narrow(1, 2 * hidden, hidden))));
+          std::vector<Tensor> x3 = chunk(gx, 3), h3 = chunk(gh, 3);
+          Tensor r = sigmoid(add(x3[0], h3[0]));
+          Tensor z = sigmoid(add(x3[1], h3[1]));
+          Tensor n = tanh(add(x3[2], mul(r, h3[2])));
           h_new = add(mul((1.0 - z), n), mul(z, h));
         }
         if (mask.defined()) {

@@ -358,9 +358,9 @@ void declare_text_train_options(Options& o) {
   o.visible.add_options()
       ("buckets", po::value<int64_t>()->default_value(1 << 14), "langid: hash buckets for character n-grams")
       ("embedding-dim", po::value<int64_t>()->default_value(0), "embedding size (default: 32 for langid, 128 for lm)")
-      ("hidden-size", po::value<int64_t>()->default_value(256), "lm: LSTM hidden size")
+      ("hidden-size", po::value<int64_t>()->default_value(200), "lm: LSTM hidden size")
       ("bptt", po::value<int64_t>()->default_value(35), "lm: BPTT window length")
-      ("max-vocab", po::value<int64_t>()->default_value(10000), "lm: vocabulary size cap (specials included)");
+      ("max-vocab", po::value<int64_t>()->default_value(8000), "lm: vocabulary size cap (specials included)");
 }
 
 int run_text_task(const std::string& task, const po::variables_map& vm) {
