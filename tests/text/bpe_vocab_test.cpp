@@ -49,6 +49,7 @@ TEST(BPE, RoundTripIsExactForAnyBytes) {
   for (std::string s : {std::string("the cat sat on the hat"), std::string("unseen wörds ünd 中文 👍🏽\n\ttabs"),
                         std::string("bad utf8 \xFF\xC0 kept"), std::string(""), std::string("   ")}) {
     EXPECT_EQ(bpe.decode(bpe.encode(s)), s);
+    EXPECT_EQ(bpe.encode(s), bpe.encode(s));  // second time from the piece cache
     auto t = bpe.tokenize_with_offsets(s);
     if (!t.empty()) {
       EXPECT_EQ(t.back().end, s.size());

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -124,7 +125,15 @@ std::vector<std::pair<size_t, size_t>> ByteBPE::pre_tokenize(std::string_view s)
   return out;
 }
 
-ByteBPE::ByteBPE(std::vector<std::string> special_tokens) : specials_(std::move(special_tokens)) {
+namespace {
+uint64_t next_cache_id() {
+  static std::atomic<uint64_t> counter{1};
+  return counter.fetch_add(1);
+}
+}  // namespace
+
+ByteBPE::ByteBPE(std::vector<std::string> special_tokens)
+    : specials_(std::move(special_tokens)), cache_id_(next_cache_id()) {
   for (const auto& sp : specials_) {
     KILN_CHECK(!sp.empty(), ValueError, "ByteBPE: a special token is empty");
     KILN_CHECK(!str_to_id_.count(sp), ValueError, "ByteBPE: special token '", sp, "' given twice");
@@ -261,7 +270,22 @@ ByteBPE ByteBPE::train(const std::function<bool(std::string&)>& next, const BPET
   return bpe;
 }
 
+// Note [BPE piece cache]
+// Text repeats its pieces (" the", " of", ...), so each thread remembers the ids of the pieces it
+// has encoded for the model it used last (keyed by cache_id_; a model's merges never change once train or load
+// has returned it). The cache is dropped when it reaches kMaxCached pieces, which bounds memory.
 void ByteBPE::encode_piece(std::string_view piece, std::vector<int32_t>& out) const {
+  constexpr size_t kMaxCached = 1 << 16;
+  thread_local uint64_t cached_model = 0;
+  thread_local std::unordered_map<std::string, std::vector<int32_t>> cache;
+  if (cached_model != cache_id_) {
+    cache.clear();
+    cached_model = cache_id_;
+  }
+  if (auto it = cache.find(std::string(piece)); it != cache.end()) {
+    out.insert(out.end(), it->second.begin(), it->second.end());
+    return;
+  }
   std::vector<int32_t> sym;
   sym.reserve(piece.size());
   for (unsigned char b : piece) sym.push_back(byte_base_ + b);
@@ -290,6 +314,8 @@ void ByteBPE::encode_piece(std::string_view piece, std::vector<int32_t>& out) co
     sym.resize(o);
   }
   out.insert(out.end(), sym.begin(), sym.end());
+  if (cache.size() >= kMaxCached) cache.clear();
+  cache.emplace(std::string(piece), std::move(sym));
 }
 
 std::vector<int64_t> ByteBPE::encode(std::string_view text) const {

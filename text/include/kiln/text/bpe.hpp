@@ -78,6 +78,7 @@ class ByteBPE : public Tokenizer {
   std::vector<std::pair<int32_t, int32_t>> merges_;
   std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merge_rank_;  // pair -> (rank, new id)
   int32_t byte_base_ = 0;  // id of byte 0
+  uint64_t cache_id_;      // key of this model's per-thread piece cache (see bpe.cpp)
 };
 
 }  // namespace kiln::text
