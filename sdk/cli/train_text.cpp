@@ -13,6 +13,7 @@
 
 #include <kiln/callbacks.hpp>
 #include <kiln/data/dataloader.hpp>
+#include <kiln/autograd.hpp>
 #include <kiln/device.hpp>
 #include <kiln/model.hpp>
 #include <kiln/nn/layers.hpp>
@@ -237,6 +238,29 @@ int run_langid(const po::variables_map& vm) {
   const double fit_seconds = std::chrono::duration<double>(Clock::now() - fit_start).count();
   Logs test_logs = model.evaluate(*test_loader);
   const double accuracy = test_logs.at("accuracy");
+  // per-language accuracy (the test loader visits records in its bucketed order: follow it)
+  std::vector<int64_t> right(classes.size(), 0), total(classes.size(), 0);
+  {
+    NoGradGuard no_grad;
+    net->eval();
+    test_loader->start_epoch(0);
+    while (auto batch = test_loader->next()) {
+      std::vector<int64_t> pred = argmax(net(batch->input), 1).to_vector<int64_t>();
+      std::vector<int64_t> truth = batch->target.to_vector<int64_t>();
+      for (size_t k = 0; k < pred.size(); ++k) {
+        ++total[static_cast<size_t>(truth[k])];
+        right[static_cast<size_t>(truth[k])] += pred[k] == truth[k];
+      }
+    }
+  }
+  nlohmann::ordered_json accuracy_by_language;
+  std::cout << "\nPer-language test accuracy:";
+  for (size_t c = 0; c < classes.size(); ++c) {
+    double a = total[c] ? static_cast<double>(right[c]) / static_cast<double>(total[c]) : 0.0;
+    accuracy_by_language[classes[c]] = a;
+    std::printf(" %s %.3f (%lld/%lld)%s", classes[c].c_str(), a, static_cast<long long>(right[c]),
+                static_cast<long long>(total[c]), c + 1 < classes.size() ? "," : "\n");
+  }
 
   net->eval();
   nlohmann::ordered_json metadata = {{"task", "langid"},
@@ -259,6 +283,7 @@ int run_langid(const po::variables_map& vm) {
                                               {"train_records", train.size()},
                                               {"test_records", test.size()},
                                               {"test_accuracy", accuracy},
+                                              {"test_accuracy_per_language", accuracy_by_language},
                                               {"test_loss", test_logs.at("loss")},
                                               {"fit_seconds", fit_seconds},
                                               {"seed", seed}});
