@@ -47,7 +47,7 @@ install(FILES ${CMAKE_BINARY_DIR}/package/KilnConfig.cmake ${CMAKE_BINARY_DIR}/p
 # pkg-config: prefix is computed from the .pc file's own folder (${pcfiledir}), so it survives a move.
 file(RELATIVE_PATH KILN_PC_PREFIX_FROM_PCDIR /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 string(REGEX REPLACE "/$" "" KILN_PC_PREFIX_FROM_PCDIR "${KILN_PC_PREFIX_FROM_PCDIR}")
-foreach(_pc kiln:kiln kiln-datasets:kiln_datasets kiln-vision:kiln_vision kiln-c:kiln_c)
+foreach(_pc kiln:kiln kiln-datasets:kiln_datasets kiln-vision:kiln_vision kiln-text:kiln_text kiln-c:kiln_c)
   string(REPLACE ":" ";" _pc ${_pc})
   list(GET _pc 0 _file)
   list(GET _pc 1 _target)

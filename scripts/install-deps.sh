@@ -8,6 +8,8 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev libpng-dev libopencv-dev
   libtbb-dev libopenblas-dev
   dataset-fashion-mnist
+  libicu-dev
+  fortunes fortunes-de fortunes-es fortunes-it fortunes-cs fortunes-ru fortunes-bg fortunes-zh
   doxygen
 )
 # Optional module dependencies, selectable by the caller (KILN_EXTRA_PKGS="libopencv-dev libicu-dev").

@@ -125,7 +125,11 @@ TEST(sdk, HelpListsEveryCommandWithASummary) {
   EXPECT_TRUE(contains(r.out, "usage: kiln ")) << r.out;
   EXPECT_TRUE(contains(r.out, "  demo ")) << r.out;
   EXPECT_TRUE(contains(r.out, "  help ")) << r.out;
-  EXPECT_TRUE(contains(r.out, "  plugins   List the backend plugins")) << r.out;
+  // the summary column starts after the longest command name, which depends on the modules built
+  const size_t at = r.out.find("  plugins ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const size_t summary = r.out.find_first_not_of(' ', at + 9);
+  EXPECT_EQ(r.out.compare(summary, 24, "List the backend plugins"), 0) << r.out;
   EXPECT_EQ(kiln("--help").out, r.out);
   EXPECT_EQ(kiln("-h").out, r.out);
 }

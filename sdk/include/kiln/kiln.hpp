@@ -28,11 +28,13 @@
 #include <kiln/layer_plugin_host.hpp>
 #include <kiln/metrics.hpp>
 #include <kiln/model.hpp>
+#include <kiln/nn/attention.hpp>
 #include <kiln/nn/functional.hpp>
 #include <kiln/nn/init.hpp>
 #include <kiln/nn/layers.hpp>
 #include <kiln/nn/loss.hpp>
 #include <kiln/nn/module.hpp>
+#include <kiln/nn/recurrent.hpp>
 #include <kiln/ops.hpp>
 #include <kiln/optim.hpp>
 #include <kiln/random.hpp>
