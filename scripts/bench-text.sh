@@ -12,6 +12,14 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 KILN=$BUILD/bin/kiln
 PY=${KILN_BENCH_PYTHON:-.venv/bin/python}
+if [[ ! -x "$PY" ]]; then  # the Python side's venv, made once (docs/benchmarks.md, Text)
+  dpkg -s python3-venv python3-torch >/dev/null 2>&1 ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv python3-torch
+  /usr/bin/python3 -m venv --system-site-packages .venv
+  .venv/bin/pip install -q tokenizers
+  .venv/bin/pip install -q --no-deps torchtext==0.6.0
+  PY=.venv/bin/python
+fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 root=/usr/share/games/fortunes
