@@ -33,6 +33,27 @@ void maxpool(const Window& w, int64_t planes, const T* x, T* y, int64_t* idx) {
       for (int64_t oh = 0; oh < w.OH; ++oh)
         for (int64_t ow = 0; ow < w.OW; ++ow) {
           const int64_t h0 = oh * w.sh - w.ph, w0 = ow * w.sw - w.pw;
+          if (h0 >= 0 && w0 >= 0 && h0 + (w.kh - 1) * w.dh < w.H && w0 + (w.kw - 1) * w.dw < w.W) {
+            // Interior window (LeNet's and ResNet's pools, almost everywhere): no bounds checks.
+            // The same rule: the first maximum wins, and the first NaN beats everything.
+            const T* cell = xp + h0 * w.W + w0;
+            T best = cell[0];
+            int64_t at = 0;
+            for (int64_t i = 0; i < w.kh && best == best; ++i) {
+              const T* row = cell + i * w.dh * w.W;
+              for (int64_t j = (i == 0 ? 1 : 0); j < w.kw; ++j) {
+                const T v = row[j * w.dw];
+                if (v > best || v != v) {
+                  best = v;
+                  at = i * w.dh * w.W + j * w.dw;
+                  if (v != v) break;
+                }
+              }
+            }
+            y[p * plane_out + oh * w.OW + ow] = best;
+            idx[p * plane_out + oh * w.OW + ow] = h0 * w.W + w0 + at;
+            continue;
+          }
           T best = -std::numeric_limits<T>::infinity();
           int64_t at = -1;
           bool done = false;
