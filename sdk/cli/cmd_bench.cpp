@@ -42,9 +42,6 @@ void declare(Options& o) {
       ("json", po::value<std::string>(), "also write the figures as JSON to this file");
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // Images and labels: the data set's files, or random ones of its layout (--synthetic).
 struct BenchData {

@@ -60,7 +60,7 @@ int run(const po::variables_map& vm) {
                 {"accuracy"});
   auto start = std::chrono::steady_clock::now();
   Logs logs = model.evaluate(batches, 1);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = seconds_since(start);
   const int64_t count = split.tensors.inputs.size(0);
   const double rate = seconds > 0 ? static_cast<double>(count) / seconds : 0.0;
 

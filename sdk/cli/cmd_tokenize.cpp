@@ -77,7 +77,7 @@ int run(const po::variables_map& vm) {
     }
     auto t0 = std::chrono::steady_clock::now();
     text::ByteBPE bpe = text::ByteBPE::train(lines, {.vocab_size = vm["vocab-size"].as<int64_t>()});
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double secs = seconds_since(t0);
     bpe.save(vm["train-bpe"].as<std::string>());
     std::printf("trained %lld merges (vocabulary %lld) on %zu lines in %.2f s; saved to %s\n",
                 static_cast<long long>(bpe.num_merges()), static_cast<long long>(bpe.vocab_size()), lines.size(), secs,
@@ -99,7 +99,7 @@ int run(const po::variables_map& vm) {
       auto t0 = std::chrono::steady_clock::now();
       size_t n = 0;
       for (auto line : lines) n += tokenizer->tokenize(line).size();
-      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      best = std::min(best, seconds_since(t0));
       tokens = n;
     }
     std::printf("%-16s %8.1f MB/s  %10zu tokens  %zu bytes  %zu lines  best of %d\n", tokenizer->name().c_str(),

@@ -37,7 +37,6 @@ using Clock = std::chrono::steady_clock;
 // run about two minutes, and reach ~0.88-0.89 test accuracy.
 constexpr int kDefaultEpochs = 5;
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 std::string history_path_for(const std::string& out) {
   std::string stem = out;

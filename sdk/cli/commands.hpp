@@ -19,6 +19,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <chrono>
 #include <iosfwd>
 #include <stdexcept>
 #include <string>
@@ -27,6 +28,11 @@
 namespace kiln::cli {
 
 namespace po = boost::program_options;
+
+// Seconds of wall time since start (steady clock), for the commands' timings.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;
