@@ -35,4 +35,12 @@ if [[ -d /usr/share/datasets/fashion-mnist ]]; then
   mkdir -p "$OUT_DIR/fashion-mnist"
   cp -u /usr/share/datasets/fashion-mnist/*.gz "$OUT_DIR/fashion-mnist/"
 fi
+# CUPTI's headers from this machine's toolkit, for gpu-check's kernel trace (bench/kernel_trace),
+# in case that machine's toolkit lacks them (it has the library).
+for d in /usr/local/cuda/include /usr/local/cuda/extras/CUPTI/include; do
+  if compgen -G "$d/cupti*.h" >/dev/null; then
+    mkdir -p "$OUT_DIR/cupti-include" && cp -u "$d"/cupti*.h "$d"/generated_*.h "$OUT_DIR/cupti-include/" 2>/dev/null
+    break
+  fi
+done
 echo "$(wc -l <"$list") files from ${#PACKAGES[@]} packages -> $OUT_DIR/devroot.tar.xz ($(du -h "$OUT_DIR/devroot.tar.xz" | cut -f1))"
