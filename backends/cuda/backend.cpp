@@ -67,7 +67,7 @@ bool supports_impl(kiln_op op, const int32_t* d, int32_t n, const void* attrs) {
     case KILN_OP_CONV2D: case KILN_OP_CONV2D_BACKWARD_INPUT: case KILN_OP_CONV2D_BACKWARD_WEIGHT:
     case KILN_OP_AVGPOOL2D: case KILN_OP_AVGPOOL2D_BACKWARD:
     case KILN_OP_SOFTMAX: case KILN_OP_LOG_SOFTMAX: case KILN_OP_SOFTMAX_BACKWARD: case KILN_OP_LOG_SOFTMAX_BACKWARD:
-    case KILN_OP_NORMAL:
+    case KILN_OP_NORMAL: case KILN_OP_MUL_ADD:
       if (op == KILN_OP_CONV2D || op == KILN_OP_CONV2D_BACKWARD_INPUT || op == KILN_OP_CONV2D_BACKWARD_WEIGHT) {
         const auto* c = static_cast<const kiln_conv2d_attrs*>(attrs);
         if (c && (c->groups < 1 || c->stride[0] < 1 || c->stride[1] < 1 || c->dilation[0] < 1 ||

@@ -24,6 +24,7 @@
 
 #include <cudnn.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cstdint>
@@ -80,6 +81,14 @@ struct GraphPlan {
   BackendDesc plan;
   int64_t workspace = 0;
   std::string name;  // the engine's global index and notes, for KILN_CUDNN_VERBOSE
+  // Finalized variant packs by their four addresses (x, w, y, workspace), most recent last. The
+  // caching allocator hands a training step the same addresses every step, so after the first
+  // step each layer finds its pack here instead of building one per call.
+  struct Pack {
+    const void* pointers[4];
+    BackendDesc pack;
+  };
+  std::vector<Pack> packs;
 };
 
 // What runs one shape: a graph-API plan when set, else the legacy candidates in order.
@@ -415,8 +424,12 @@ std::vector<std::shared_ptr<GraphPlan>> graph_plans(cudnnHandle_t h, kiln_op op,
 }
 
 // Runs a plan on x, w, y (whichever of them is the output) with a workspace of plan.workspace bytes.
-cudnnStatus_t run_graph(cudnnHandle_t h, const GraphPlan& plan, const void* x, const void* w, const void* y,
+cudnnStatus_t run_graph(cudnnHandle_t h, GraphPlan& plan, const void* x, const void* w, const void* y,
                         void* workspace) {
+  constexpr size_t kMaxPacks = 16;
+  const void* key[4] = {x, w, y, workspace};
+  for (auto it = plan.packs.begin(); it != plan.packs.end(); ++it)
+    if (std::equal(key, key + 4, it->pointers)) return cudnnBackendExecute(h, plan.plan.get(), it->pack.get());
   BackendDesc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
   const int64_t uids[3] = {kUidX, kUidW, kUidY};
   void* pointers[3] = {const_cast<void*>(x), const_cast<void*>(w), const_cast<void*>(y)};
@@ -425,12 +438,15 @@ cudnnStatus_t run_graph(cudnnHandle_t h, const GraphPlan& plan, const void* x, c
       !set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace) ||
       !finalize(pack.get()))
     return CUDNN_STATUS_BAD_PARAM;
-  return cudnnBackendExecute(h, plan.plan.get(), pack.get());
+  const cudnnStatus_t status = cudnnBackendExecute(h, plan.plan.get(), pack.get());
+  if (plan.packs.size() == kMaxPacks) plan.packs.erase(plan.packs.begin());
+  plan.packs.push_back(GraphPlan::Pack{{x, w, y, workspace}, std::move(pack)});
+  return status;
 }
 
 // GPU milliseconds of a plan's fastest of three runs on the op's own tensors (after one untimed
 // run); negative when it cannot run here.
-float time_graph(const Context& ctx, DnnState& state, const GraphPlan& plan, const void* x, const void* w,
+float time_graph(const Context& ctx, DnnState& state, GraphPlan& plan, const void* x, const void* w,
                  const void* y) {
   try {
     Workspace workspace(ctx, static_cast<size_t>(plan.workspace));
@@ -575,7 +591,7 @@ void run_conv(const Context& ctx, const kiln_tensor_desc& in0, const kiln_tensor
 
   Choice& choice = found->second;
   if (choice.graph) {
-    const GraphPlan& plan = *choice.graph;
+    GraphPlan& plan = *choice.graph;
     Workspace workspace(ctx, static_cast<size_t>(plan.workspace));
     const cudnnStatus_t status = run_graph(h, plan, px, pw, py, workspace.data());
     if (status == CUDNN_STATUS_SUCCESS) return;

@@ -1,4 +1,4 @@
-// Pointwise ops: unary, unary with scalars, binary, comparisons and where.
+// Pointwise ops: unary, unary with scalars, binary, comparisons, where and mul_add.
 //
 // Note [One kernel per dtype, op chosen at run time]: each functor holds the op code and switches
 // on it per element. The switch is uniform across a launch, so it costs a predictable branch, and
@@ -170,6 +170,100 @@ struct WhereFn {
   }
 };
 
+template <typename T>
+struct MulAddFn {
+  T* out;
+  const T* x;
+  const T* y;
+  const T* z;
+  template <typename I>
+  __device__ void operator()(const I* off) const {
+    out[off[0]] = x[off[1]] * y[off[2]] + z[off[3]];
+  }
+};
+
+// Note [Per-channel mul_add]: batch norm's passes are mul_add with per-channel operands, e.g.
+// x [N, C, H, W] * scale [1, C, 1, 1] + shift [1, C, 1, 1], which reach the backend as 0-stride
+// views. The generic strided kernel pays integer divisions per element for them; this kernel
+// instead gives each block row one (n, c) plane of `inner` contiguous elements, reads the
+// per-channel values once and streams the plane. Every operand is either full (contiguous, like
+// the output) or per-channel (stride 1 along C, 0 elsewhere).
+template <typename T>
+__global__ void channel_mul_add_kernel(T* out, const T* x, const T* y, const T* z, unsigned per_channel,
+                                       int64_t planes, int64_t channels, int64_t inner) {
+  for (int64_t plane = blockIdx.y; plane < planes; plane += gridDim.y) {
+    const int64_t c = plane % channels, base = plane * inner;
+    const bool xc = per_channel & 1u, yc = per_channel & 2u, zc = per_channel & 4u;
+    const T xs = xc ? x[c] : T(0), ys = yc ? y[c] : T(0), zs = zc ? z[c] : T(0);
+    for (int64_t j = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; j < inner;
+         j += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+      const int64_t i = base + j;
+      out[i] = (xc ? xs : x[i]) * (yc ? ys : y[i]) + (zc ? zs : z[i]);
+    }
+  }
+}
+
+// The same for small planes (a 4x4 feature map would leave most of a plane-wide block idle): one
+// flat grid, the channel from 32-bit division.
+template <typename T>
+__global__ void channel_mul_add_flat_kernel(T* out, const T* x, const T* y, const T* z, unsigned per_channel,
+                                            uint32_t n, uint32_t channels, uint32_t inner) {
+  const bool xc = per_channel & 1u, yc = per_channel & 2u, zc = per_channel & 4u;
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    const uint32_t c = (i / inner) % channels;
+    out[i] = x[xc ? c : i] * y[yc ? c : i] + z[zc ? c : i];
+  }
+}
+
+// Launches channel_mul_add_kernel if the four tensors have that shape (Note [Per-channel
+// mul_add]); false if not, for the generic kernel to take them.
+bool try_channel_mul_add(const Context& ctx, const kiln_tensor_desc& out, const kiln_tensor_desc* in) {
+  if (!is_contiguous(out) || out.ndim < 2) return false;
+  // Split the shape at the channel axis: the first axis of which some operand is per-channel.
+  int64_t channels = 0, outer = 1, inner = 1;
+  int axis = -1;
+  for (int k = 0; k < 3 && axis < 0; ++k) {
+    if (is_contiguous(in[k])) continue;
+    for (int d = 0; d < in[k].ndim; ++d)
+      if (in[k].strides[d] == 1 && in[k].shape[d] > 1) {
+        axis = d;
+        break;
+      }
+    if (axis < 0) return false;  // a broadcast operand with no unit-stride axis (a scalar, say)
+  }
+  if (axis < 0) return false;  // all contiguous: the generic contiguous kernel is as good
+  for (int d = 0; d < out.ndim; ++d) {
+    if (d < axis) outer *= out.shape[d];
+    if (d > axis) inner *= out.shape[d];
+  }
+  channels = out.shape[axis];
+  unsigned per_channel = 0;
+  for (int k = 0; k < 3; ++k) {
+    if (is_contiguous(in[k])) continue;
+    for (int d = 0; d < in[k].ndim; ++d)
+      if (in[k].shape[d] > 1 && in[k].strides[d] != (d == axis ? 1 : 0)) return false;
+    per_channel |= 1u << k;
+  }
+  if (outer * channels > (int64_t{1} << 40)) return false;
+  dispatch_float(ctx, out.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t planes = outer * channels, n = planes * inner;
+    if (inner < 128 && n <= std::numeric_limits<int32_t>::max() / 2) {
+      channel_mul_add_flat_kernel<T><<<grid_for(n), kThreads, 0, ctx.cu_stream>>>(
+          base_ptr_as<T>(out), base_ptr_as<T>(in[0]), base_ptr_as<T>(in[1]), base_ptr_as<T>(in[2]), per_channel,
+          static_cast<uint32_t>(n), static_cast<uint32_t>(channels), static_cast<uint32_t>(inner));
+      return;
+    }
+    const unsigned blocks_x = static_cast<unsigned>(std::min<int64_t>((inner + kThreads - 1) / kThreads, 64));
+    const unsigned blocks_y = static_cast<unsigned>(std::min<int64_t>(planes, 65535));
+    channel_mul_add_kernel<T><<<dim3(blocks_x, blocks_y), kThreads, 0, ctx.cu_stream>>>(
+        base_ptr_as<T>(out), base_ptr_as<T>(in[0]), base_ptr_as<T>(in[1]), base_ptr_as<T>(in[2]), per_channel,
+        planes, channels, inner);
+  });
+  check_launch(ctx, "channel_mul_add_kernel");
+  return true;
+}
+
 void check_same_shape(const Context& ctx, const kiln_tensor_desc& in, const kiln_tensor_desc& out) {
   if (!same_shape(in, out))
     fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", ctx.op_name, ": input shape ", shape_string(in),
@@ -205,6 +299,15 @@ void run_pointwise(const Context& ctx, const kiln_tensor_desc* in, int32_t num_i
         WhereFn<B> f{base_ptr_as<B>(out), base_ptr_as<bool>(in[0]), base_ptr_as<B>(in[1]), base_ptr_as<B>(in[2])};
         const kiln_tensor_desc* descs[4] = {&out, &in[0], &in[1], &in[2]};
         launch_elementwise<4>(ctx, descs, f, "where_kernel");
+      });
+      return;
+    case KILN_OP_MUL_ADD:
+      if (try_channel_mul_add(ctx, out, in)) return;
+      dispatch_float(ctx, out.dtype, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        MulAddFn<T> f{base_ptr_as<T>(out), base_ptr_as<T>(in[0]), base_ptr_as<T>(in[1]), base_ptr_as<T>(in[2])};
+        const kiln_tensor_desc* descs[4] = {&out, &in[0], &in[1], &in[2]};
+        launch_elementwise<4>(ctx, descs, f, "mul_add_kernel");
       });
       return;
     default: break;

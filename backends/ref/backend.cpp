@@ -43,6 +43,8 @@ bool dtypes_supported(kiln_op op, const int32_t* t) {
       return t[0] == t[1] && t[2] == bool_t;
     case KILN_OP_WHERE:
       return t[0] == bool_t && all_equal(t + 1, 3);
+    case KILN_OP_MUL_ADD:
+      return is_float_dtype(t[0]) && all_equal(t, 4);
     case KILN_OP_SUM: case KILN_OP_PROD: case KILN_OP_MAX: case KILN_OP_MIN:
       return is_numeric_dtype(t[0]) && t[1] == t[0];
     case KILN_OP_MEAN: case KILN_OP_VAR: case KILN_OP_LOGSUMEXP:
@@ -155,7 +157,10 @@ class RefBackend final : public plugin::HostBackend {
         run_compare(op, in[0], in[1], out[0]);
         break;
       case Kind::TERNARY:
-        run_where(in[0], in[1], in[2], out[0]);
+        if (op == KILN_OP_WHERE)
+          run_where(in[0], in[1], in[2], out[0]);
+        else
+          run_mul_add(in[0], in[1], in[2], out[0]);
         break;
       case Kind::REDUCE:
         run_reduce(op, in[0], out[0], attrs_as<kiln_reduce_attrs>(attrs));

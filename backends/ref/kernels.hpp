@@ -16,6 +16,8 @@ void run_binary(kiln_op op, const kiln_tensor_desc& a, const kiln_tensor_desc& b
                 const kiln_tensor_desc& out);
 void run_compare(kiln_op op, const kiln_tensor_desc& a, const kiln_tensor_desc& b,
                  const kiln_tensor_desc& out);
+void run_mul_add(const kiln_tensor_desc& x, const kiln_tensor_desc& y, const kiln_tensor_desc& z,
+                 const kiln_tensor_desc& out);
 void run_where(const kiln_tensor_desc& cond, const kiln_tensor_desc& a, const kiln_tensor_desc& b,
                const kiln_tensor_desc& out);
 

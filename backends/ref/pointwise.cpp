@@ -293,6 +293,24 @@ void run_compare(kiln_op op, const kiln_tensor_desc& a, const kiln_tensor_desc& 
   });
 }
 
+void run_mul_add(const kiln_tensor_desc& x, const kiln_tensor_desc& y, const kiln_tensor_desc& z,
+                 const kiln_tensor_desc& out) {
+  check_same_shape("mul_add", "x", x, "out", out);
+  check_same_shape("mul_add", "y", y, "out", out);
+  check_same_shape("mul_add", "z", z, "out", out);
+  dispatch_float(x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    View<const T> xv(x), yv(y), zv(z);
+    View<T> ov(out);
+    walk<4>(out.ndim, out.shape, {operand(x), operand(y), operand(z), operand(out)},
+            [&](const int64_t*, const auto& off) {
+              const double r = static_cast<double>(xv.at(off[0])) * static_cast<double>(yv.at(off[1])) +
+                               static_cast<double>(zv.at(off[2]));
+              ov.at(off[3]) = convert<T>(r);
+            });
+  });
+}
+
 void run_where(const kiln_tensor_desc& cond, const kiln_tensor_desc& a, const kiln_tensor_desc& b,
                const kiln_tensor_desc& out) {
   check_same_shape("where", "cond", cond, "out", out);

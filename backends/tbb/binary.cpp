@@ -1,4 +1,4 @@
-// Binary pointwise ops, comparisons and where.
+// Binary pointwise ops, comparisons, where and mul_add.
 #include "map.hpp"
 #include "math.hpp"
 #include "ops.hpp"
@@ -87,6 +87,14 @@ void launch_where(const kiln_tensor_desc& cond, const kiln_tensor_desc& a, const
   dispatch_all(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     map3<T, Bool8, T, T>(out, cond, a, b, kGrainCheap, [](Bool8 c, T x, T y) { return c.v ? x : y; });
+  });
+}
+
+void launch_mul_add(const kiln_tensor_desc& x, const kiln_tensor_desc& y, const kiln_tensor_desc& z,
+                    const kiln_tensor_desc& out) {
+  dispatch_float(x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    map3<T, T, T, T>(out, x, y, z, kGrainCheap, [](T a, T b, T c) { return a * b + c; });
   });
 }
 

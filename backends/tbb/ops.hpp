@@ -14,6 +14,7 @@ void launch_scalar_unary(kiln_op op, const Desc& x, const Desc& out, const kiln_
 void launch_binary(kiln_op op, const Desc& a, const Desc& b, const Desc& out);
 void launch_compare(kiln_op op, const Desc& a, const Desc& b, const Desc& out);
 void launch_where(const Desc& cond, const Desc& a, const Desc& b, const Desc& out);
+void launch_mul_add(const Desc& x, const Desc& y, const Desc& z, const Desc& out);
 // data_movement.cpp
 void launch_cast(const Desc& x, const Desc& out);
 void launch_fill(const Desc& out, const kiln_scalar_attrs& attrs);

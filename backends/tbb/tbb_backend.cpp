@@ -50,6 +50,7 @@ bool supported_dtypes(kiln_op op, const int32_t* t) {
     case KILN_OP_EQ: case KILN_OP_NE: case KILN_OP_LT: case KILN_OP_LE: case KILN_OP_GT: case KILN_OP_GE:
       return is_valid_dtype(x) && t[1] == x && t[2] == KILN_DTYPE_BOOL;
     case KILN_OP_WHERE: return x == KILN_DTYPE_BOOL && is_valid_dtype(t[1]) && all_same(t + 1, 3);
+    case KILN_OP_MUL_ADD: return is_float_dtype(x) && all_same(t, 4);
     case KILN_OP_SUM: case KILN_OP_PROD: case KILN_OP_MAX: case KILN_OP_MIN:
       return is_numeric_dtype(x) && all_same(t, 2);
     case KILN_OP_MEAN: case KILN_OP_VAR: case KILN_OP_LOGSUMEXP: return is_float_dtype(x) && all_same(t, 2);
@@ -171,6 +172,7 @@ class TbbBackend final : public plugin::HostBackend {
       case KILN_OP_EQ: case KILN_OP_NE: case KILN_OP_LT: case KILN_OP_LE: case KILN_OP_GT: case KILN_OP_GE:
         return launch_compare(op, in[0], in[1], out[0]);
       case KILN_OP_WHERE: return launch_where(in[0], in[1], in[2], out[0]);
+      case KILN_OP_MUL_ADD: return launch_mul_add(in[0], in[1], in[2], out[0]);
       case KILN_OP_SUM: case KILN_OP_MEAN: case KILN_OP_PROD: case KILN_OP_MAX: case KILN_OP_MIN:
       case KILN_OP_LOGSUMEXP: case KILN_OP_VAR: {
         const auto& a = *static_cast<const kiln_reduce_attrs*>(attrs);

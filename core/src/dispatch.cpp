@@ -321,6 +321,10 @@ void run(kiln_op op, const Device& device, std::initializer_list<Tensor> inputs,
   }
 }
 
+bool backend_supports(kiln_op op, const Device& device, const std::vector<int32_t>& dtypes) {
+  return supports(device.entry(), op, dtypes, nullptr);
+}
+
 void run_exact(BackendEntry* b, kiln_op op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
                const void* attrs) {
   std::vector<int32_t> dtypes;

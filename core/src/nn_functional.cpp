@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "dispatch.hpp"
+
 namespace kiln::nn::functional {
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
@@ -25,14 +27,30 @@ Tensor dropout(const Tensor& x, double p, bool training) {
 
 // Note [Batch norm passes]: batch norm runs on the full activation tensor, so its cost is the
 // number of passes over it. The forward folds the statistics into a per-channel scale and shift,
-// y = x * scale + shift (statistics: two reductions; output: two pointwise passes), and training
+// y = x * scale + shift (statistics: two reductions; output: one mul_add pass), and training
 // mode records one closed-form backward instead of differentiating the composite:
 //   xhat = (x - mean) * invstd,  dbias = sum(dy),  dweight = sum(dy * xhat)
 //        = (sum(dy * x) - mean * sum(dy)) * invstd,
 //   dx = a * dy + b * x + c  with  a = weight * invstd,  b = -a * invstd * dweight / M,
 //        c = -a * dbias / M - b * mean   (M values per channel),
-// three passes for the sums and four for dx, where differentiating the composite takes about
-// fifteen. The per-channel arithmetic is on [1, C, 1, ...] tensors and costs nothing.
+// three passes for the sums and two for dx (mul_add, which backends run per channel without
+// index arithmetic; four passes as MUL and ADD where a backend lacks it), where differentiating
+// the composite takes about fifteen. The per-channel arithmetic is on [1, C, 1, ...] tensors and
+// costs only its launches.
+namespace {
+// running <- running * (1 - momentum) + stat * scale, in place (three launches, no temporaries
+// beyond one) when the two agree in dtype and device, else through copy_.
+void update_running(Tensor& running, const Tensor& stat, double momentum, double scale) {
+  if (running.dtype() != stat.dtype() || running.device() != stat.device() || !running.is_contiguous()) {
+    running.copy_(add(mul(running, 1.0 - momentum), mul(stat, momentum * scale)));
+    return;
+  }
+  kiln_scalar_attrs keep{1.0 - momentum, 0};
+  detail::run(KILN_OP_MUL_SCALAR, running.device(), {running}, {running}, &keep);
+  detail::run(KILN_OP_ADD, running.device(), {running, mul(stat, momentum * scale)}, {running});
+}
+}  // namespace
+
 Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, const Tensor& weight, const Tensor& bias,
                   bool training, double momentum, double eps) {
   KILN_CHECK(x.dim() >= 2, ShapeError, "batch_norm: expected input [N, C, ...], got shape ", x.shape());
@@ -50,27 +68,27 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, cons
     if (weight.defined()) scale = mul(scale, weight.reshape(stat_shape));
     Tensor shift = mul(neg(running_mean.reshape(stat_shape)), scale);
     if (bias.defined()) shift = add(shift, bias.reshape(stat_shape));
-    return add(mul(x, scale), shift);
+    return mul_add(x, scale, shift);
   }
   const int64_t m = x.numel() / std::max<int64_t>(c, 1);
   KILN_CHECK(m > 1 || !training, ValueError, "batch_norm: expected more than 1 value per channel when training, got input ",
              x.shape());
-  Tensor y, mean_t, invstd, a;
+  Tensor y, neg_mean, invstd, a;
   {
     NoGradGuard guard;
     Tensor xd = x.detach();
-    mean_t = mean(xd, axes, true);
+    Tensor mean_t = mean(xd, axes, true);
     Tensor var_t = var(xd, axes, 0.0, true);
     if (training && running_mean.defined()) {
-      Tensor unbiased = mul(var_t.reshape({c}), static_cast<double>(m) / static_cast<double>(std::max<int64_t>(m - 1, 1)));
-      running_mean.copy_(add(mul(running_mean, 1.0 - momentum), mul(mean_t.reshape({c}), momentum)));
-      running_var.copy_(add(mul(running_var, 1.0 - momentum), mul(unbiased, momentum)));
+      update_running(running_mean, mean_t.reshape({c}), momentum, 1.0);
+      update_running(running_var, var_t.reshape({c}), momentum,
+                     static_cast<double>(m) / static_cast<double>(std::max<int64_t>(m - 1, 1)));  // unbiased
     }
     invstd = rsqrt(add(var_t, eps));
     a = weight.defined() ? mul(invstd, weight.detach().reshape(stat_shape)) : invstd;
-    Tensor shift = mul(neg(mean_t), a);
-    if (bias.defined()) shift = add(shift, bias.detach().reshape(stat_shape));
-    y = add(mul(xd, a), shift);
+    neg_mean = neg(mean_t);
+    Tensor shift = bias.defined() ? mul_add(neg_mean, a, bias.detach().reshape(stat_shape)) : mul(neg_mean, a);
+    y = mul_add(xd, a, shift);
   }
   if (!autograd::needs_grad({x, weight, bias})) return y;
   std::vector<Tensor> inputs{x};
@@ -80,14 +98,15 @@ Tensor batch_norm(const Tensor& x, Tensor running_mean, Tensor running_var, cons
   const Shape param_shape = weight.defined() ? weight.shape() : bias.defined() ? bias.shape() : Shape{c};
   Tensor xd = x.detach();
   autograd::record("batch_norm", inputs, {y},
-                   [xd, mean_t, invstd, a, axes, m, has_weight, has_bias, param_shape](const std::vector<Tensor>& g) {
+                   [xd, neg_mean, invstd, a, axes, m, has_weight, has_bias, param_shape](const std::vector<Tensor>& g) {
                      const Tensor& dy = g[0];
-                     Tensor sum_dy = sum(dy, axes, true);
-                     Tensor sum_dy_xhat = mul(sub(sum(mul(dy, xd), axes, true), mul(mean_t, sum_dy)), invstd);
                      const double inv_m = 1.0 / static_cast<double>(m);
-                     Tensor b = mul(mul(neg(a), invstd), mul(sum_dy_xhat, inv_m));
-                     Tensor cc = sub(mul(mul(neg(a), sum_dy), inv_m), mul(b, mean_t));
-                     Tensor dx = add(mul(dy, a), add(mul(xd, b), cc));
+                     Tensor sum_dy = sum(dy, axes, true);
+                     // dweight = (sum(dy * x) - mean * sum(dy)) * invstd
+                     Tensor sum_dy_xhat = mul(mul_add(neg_mean, sum_dy, sum(mul(dy, xd), axes, true)), invstd);
+                     Tensor b = mul(sum_dy_xhat, mul(mul(a, invstd), -inv_m));   // -a * invstd * dweight / M
+                     Tensor cc = mul_add(b, neg_mean, mul(mul(a, -inv_m), sum_dy));  // -a * dbias / M - b * mean
+                     Tensor dx = mul_add(dy, a, mul_add(xd, b, cc));
                      std::vector<Tensor> grads{dx};
                      if (has_weight) grads.push_back(sum_dy_xhat.reshape(param_shape));
                      if (has_bias) grads.push_back(sum_dy.reshape(param_shape));

@@ -265,6 +265,27 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   return out;
 }
 
+Tensor mul_add(const Tensor& x, const Tensor& y, const Tensor& z) {
+  detail::check_defined("mul_add", {x, y, z});
+  detail::check_same_device("mul_add", {x, y, z});
+  DType t = promote_types(promote_types(x.dtype(), y.dtype()), z.dtype());
+  Shape shape = broadcast_shapes(broadcast_shapes(x.shape(), y.shape(), "mul_add"), z.shape(), "mul_add");
+  const int32_t d = static_cast<int32_t>(t);
+  if (!is_floating(t) || !detail::backend_supports(KILN_OP_MUL_ADD, x.device(), {d, d, d, d}))
+    return add(mul(x, y), z);  // the backend lacks the fused op (or integers): two passes
+  Tensor out = detail::make_tensor(shape, t, x.device());
+  detail::run(KILN_OP_MUL_ADD, x.device(),
+              {as_dtype(x.detach(), t).expand(shape), as_dtype(y.detach(), t).expand(shape),
+               as_dtype(z.detach(), t).expand(shape)},
+              {out});
+  if (needs_grad({x, y, z})) {
+    Tensor xd = x.detach(), yd = y.detach();
+    record("mul_add", {x, y, z}, {out}, [xd, yd](const G& g) { return G{mul(g[0], yd), mul(g[0], xd), g[0]}; });
+  }
+  autograd::check_anomaly("mul_add", {out});
+  return out;
+}
+
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }

@@ -87,8 +87,11 @@ void assign(const Tensor& p, const Tensor& value) {
 
 // Note [In-place updates]: the hot updates run their pointwise ops with the state tensor itself
 // as the output (a launch's output may be one of its inputs for pointwise ops, element by
-// element), which saves the temporary and the copy back: SGD with momentum takes four launches
-// per parameter instead of seven, which is what a launch-bound step on a GPU pays for.
+// element), which saves the temporary and the copy back. Where the backend has MUL_ADD, SGD with
+// momentum fuses each update into one launch, buf <- buf * momentum + grad and p <- buf * -lr + p,
+// with momentum and -lr as one-element device tensors refilled only when they change: two
+// launches per parameter (four with MUL and ADD, seven with temporaries), which is what a
+// launch-bound step on a GPU pays for.
 // t <- t * s
 void scale_in_place(const Tensor& t, double s) {
   kiln_scalar_attrs attrs{s, 0};
@@ -101,6 +104,17 @@ void add_scaled_in_place(const Tensor& t, const Tensor& x, double s) {
   Tensor term = s == 1.0 ? x : mul(x, s);
   detail::run(KILN_OP_ADD, t.device(), {t, term}, {t});
 }
+// out <- x * s + z in one launch, out being x or z and s a one-element tensor, if the backend has
+// MUL_ADD; false (nothing done) if not.
+bool mul_add_in_place(const Tensor& out, const Tensor& x, const Tensor& s, const Tensor& z) {
+  const int32_t d = static_cast<int32_t>(out.dtype());
+  for (const Tensor* t : {&x, &z})
+    if (t->shape() != out.shape() || t->dtype() != out.dtype() || t->device() != out.device()) return false;
+  if (s.device() != out.device() || !detail::backend_supports(KILN_OP_MUL_ADD, out.device(), {d, d, d, d}))
+    return false;
+  detail::run(KILN_OP_MUL_ADD, out.device(), {x, s.expand(out.shape()), z}, {out});
+  return true;
+}
 }  // namespace
 
 // ---------------------------------------------------------------- SGD
@@ -111,6 +125,18 @@ SGD::SGD(std::vector<ParamGroup> groups, double lr, SGDOptions o)
                  {"nesterov", o.nesterov ? 1.0 : 0.0}}) {
   KILN_CHECK(!o.nesterov || (o.momentum > 0 && o.dampening == 0), ValueError,
              "SGD: Nesterov momentum needs momentum > 0 and dampening 0");
+}
+
+const Tensor& SGD::scalar(int slot, double value, const Tensor& like) {
+  Scalar& s = scalars_[slot];
+  if (!s.tensor.defined() || s.tensor.device() != like.device() || s.tensor.dtype() != like.dtype()) {
+    s.tensor = full({}, value, {.dtype = like.dtype(), .device = like.device()});
+    s.value = value;
+  } else if (s.value != value) {
+    s.tensor.fill_(value);
+    s.value = value;
+  }
+  return s.tensor;
 }
 
 void SGD::step() {
@@ -130,7 +156,7 @@ void SGD::step() {
         auto it = state_.find(key);
         if (it == state_.end()) {
           it = state_.emplace(key, d.clone()).first;  // first step: buf = d (PyTorch)
-        } else {
+        } else if (dampening != 0 || !mul_add_in_place(it->second, it->second, scalar(0, momentum, d), d)) {
           scale_in_place(it->second, momentum);  // buf = buf * momentum + d * (1 - dampening)
           add_scaled_in_place(it->second, d, 1.0 - dampening);
         }
@@ -138,7 +164,7 @@ void SGD::step() {
         d = nesterov ? add(d, mul(buf, momentum)) : buf;
       }
       if (d.shape() == p.shape() && d.dtype() == p.dtype()) {
-        add_scaled_in_place(p.detach(), d, -g.lr);
+        if (!mul_add_in_place(p.detach(), d, scalar(1, -g.lr, p), p.detach())) add_scaled_in_place(p.detach(), d, -g.lr);
       } else {
         assign(p, add(p.detach(), mul(d, -g.lr)));
       }

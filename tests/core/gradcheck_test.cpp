@@ -114,6 +114,14 @@ TEST(core_gradcheck, Where) {
   check("where", [cond](const TV& x) { return kiln::where(cond, x[0], x[1]); }, {leaf({2, 3}), leaf({3})});
 }
 
+TEST(core_gradcheck, MulAdd) {
+  check("mul_add", [](const TV& x) { return kiln::mul_add(x[0], x[1], x[2]); }, {leaf({2, 3}), leaf({2, 3}), leaf({2, 3})});
+  // Per-channel operands, as batch norm uses it, with the gradients summed back to [1, 3, 1, 1].
+  check("mul_add_per_channel", [](const TV& x) { return kiln::mul_add(x[0], x[1], x[2]); },
+        {leaf({2, 3, 2, 2}), leaf({1, 3, 1, 1}), leaf({1, 3, 1, 1})});
+  check("mul_add_broadcast", [](const TV& x) { return kiln::mul_add(x[0], x[1], x[2]); }, {leaf({3, 1}), leaf({4}), leaf({})});
+}
+
 TEST(core_gradcheck, Reductions) {
   Tensor a = leaf({3, 4}), nz = away_from_zero({3, 4});
   check("sum_all", [](const TV& x) { return kiln::sum(x[0]); }, {a});

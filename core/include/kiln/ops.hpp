@@ -44,6 +44,8 @@ Tensor square(const Tensor& x);
 Tensor reciprocal(const Tensor& x);
 Tensor logical_not(const Tensor& x);
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+// x * y + z with broadcasting, in one pass where the backend has MUL_ADD (rounded once or twice).
+Tensor mul_add(const Tensor& x, const Tensor& y, const Tensor& z);
 // Comparisons give bool tensors.
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);

@@ -65,6 +65,16 @@ class SGD : public Optimizer {
   SGD(std::vector<ParamGroup> groups, double lr, SGDOptions options = {});
   void step() override;
   std::string name() const override { return "SGD"; }
+
+ private:
+  // One-element tensors holding the momentum and -lr on the parameters' device, the scalar
+  // operands of the fused updates (Note [In-place updates] in optim.cpp); refilled on change.
+  struct Scalar {
+    Tensor tensor;
+    double value = 0;
+  };
+  Scalar scalars_[2];
+  const Tensor& scalar(int slot, double value, const Tensor& like);
 };
 
 struct AdamOptions {

@@ -157,8 +157,43 @@ std::vector<Case> binary(kiln_op op, Kind kind, DType dtype, const Context& ctx,
   return cases;
 }
 
+// mul_add: x * y + z, rounded once or twice, so within a few ulps of the reference's double result.
+std::vector<Case> mul_add(DType dtype, const Context& ctx, Rng& rng) {
+  std::vector<Case> cases;
+  auto add_case = [&](std::string name, Tensor x, Tensor y, Tensor z) {
+    Case c;
+    c.name = std::move(name);
+    c.dtype = std::string(dtype_name(dtype));
+    c.outputs = {make_output(ctx, x.shape(), dtype)};
+    c.inputs = {std::move(x), std::move(y), std::move(z)};
+    c.rtol = dtype == DType::Float32 ? 1e-6 : 1e-14;
+    c.atol = dtype == DType::Float32 ? 1e-6 : 1e-14;
+    cases.push_back(std::move(c));
+  };
+  for (const PairSpec& s : pair_specs())
+    add_case(std::string(s.name) + shape_label(s.shape), make_input(ctx, rng, s.shape, dtype, Domain::General, s.a),
+             make_input(ctx, rng, s.shape, dtype, Domain::General, s.b),
+             make_input(ctx, rng, s.shape, dtype, Domain::General, s.a));
+  // Per-channel operands, as batch norm passes them: [N, C, H, W] with [1, C, 1, 1] expanded, on
+  // small and large planes, either operand per-channel, and on [N, C] (BatchNorm1d).
+  for (const Shape& shape : {Shape{2, 3, 2, 2}, Shape{2, 3, 16, 16}, Shape{5, 4}}) {
+    std::vector<int64_t> dims(static_cast<size_t>(shape.size()), 1);
+    dims[1] = shape[1];
+    const Shape channel(dims);
+    auto per_channel = [&] { return make_input(ctx, rng, channel, dtype, Domain::General).expand(shape); };
+    auto full = [&] { return make_input(ctx, rng, shape, dtype, Domain::General); };
+    add_case("channel_scale_shift" + shape_label(shape), full(), per_channel(), per_channel());
+    add_case("channel_scale" + shape_label(shape), full(), per_channel(), full());
+    add_case("channel_x_shift" + shape_label(shape), per_channel(), full(), per_channel());
+  }
+  add_case("broadcast_all[3,4]", make_input(ctx, rng, {3, 1}, dtype, Domain::General).expand({3, 4}),
+           make_input(ctx, rng, {1, 4}, dtype, Domain::General).expand({3, 4}),
+           make_input(ctx, rng, {}, dtype, Domain::General).expand({3, 4}));
+  return cases;
+}
+
 std::vector<Case> ternary(kiln_op op, DType dtype, const Context& ctx, Rng& rng) {
-  (void)op;
+  if (op == KILN_OP_MUL_ADD) return mul_add(dtype, ctx, rng);
   std::vector<Case> cases;
   auto add_case = [&](std::string name, Tensor cond, Tensor a, Tensor b) {
     Case c;

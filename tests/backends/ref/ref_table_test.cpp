@@ -86,7 +86,7 @@ std::vector<std::vector<int64_t>> valid_shapes(kiln_op op) {
     case KILN_OP_EMBEDDING: return {{3, 2}, {2}, {2, 2}};
     case KILN_OP_EMBEDDING_BACKWARD: return {{2, 2}, {2}, {3, 2}};
     case KILN_OP_FILL: case KILN_OP_UNIFORM: case KILN_OP_NORMAL: case KILN_OP_BERNOULLI: return {{2, 3}};
-    case KILN_OP_WHERE: return {{2, 3}, {2, 3}, {2, 3}, {2, 3}};
+    case KILN_OP_WHERE: case KILN_OP_MUL_ADD: return {{2, 3}, {2, 3}, {2, 3}, {2, 3}};
     case KILN_OP_NEG: case KILN_OP_ABS: case KILN_OP_SIGN: case KILN_OP_EXP: case KILN_OP_LOG: case KILN_OP_SQRT:
     case KILN_OP_RSQRT: case KILN_OP_SIN: case KILN_OP_COS: case KILN_OP_FLOOR: case KILN_OP_RELU:
     case KILN_OP_SIGMOID: case KILN_OP_TANH: case KILN_OP_GELU: case KILN_OP_ERF: case KILN_OP_LOGICAL_NOT:
