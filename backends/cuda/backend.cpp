@@ -62,7 +62,7 @@ bool supports_impl(kiln_op op, const int32_t* d, int32_t n, const void* attrs) {
     // floating point only
     case KILN_OP_EXP: case KILN_OP_LOG: case KILN_OP_SQRT: case KILN_OP_RSQRT: case KILN_OP_SIN: case KILN_OP_COS:
     case KILN_OP_SIGMOID: case KILN_OP_TANH: case KILN_OP_GELU: case KILN_OP_ERF: case KILN_OP_POW_SCALAR:
-    case KILN_OP_POW: case KILN_OP_GELU_BACKWARD: case KILN_OP_MEAN: case KILN_OP_LOGSUMEXP: case KILN_OP_VAR:
+    case KILN_OP_POW: case KILN_OP_GELU_BACKWARD: case KILN_OP_RELU_BACKWARD: case KILN_OP_MEAN: case KILN_OP_LOGSUMEXP: case KILN_OP_VAR:
     case KILN_OP_MATMUL:  // integer matmul: the host falls back to a host backend
     case KILN_OP_CONV2D: case KILN_OP_CONV2D_BACKWARD_INPUT: case KILN_OP_CONV2D_BACKWARD_WEIGHT:
     case KILN_OP_AVGPOOL2D: case KILN_OP_AVGPOOL2D_BACKWARD:

@@ -79,6 +79,7 @@ __device__ __forceinline__ T binary_apply(int op, T a, T b) {
       case KILN_OP_POW: return m_pow(a, b);
       case KILN_OP_MAXIMUM: return is_nan(a) ? a : is_nan(b) ? b : (a > b ? a : b);
       case KILN_OP_MINIMUM: return is_nan(a) ? a : is_nan(b) ? b : (a < b ? a : b);
+      case KILN_OP_RELU_BACKWARD: return b > T(0) ? a : T(0);  // (grad_out, x)
       case KILN_OP_GELU_BACKWARD: {  // (grad_out, x): grad * (Phi(x) + x * phi(x))
         T cdf = T(0.5) * (T(1) + m_erf(b * T(0.70710678118654752440)));
         T pdf = m_exp(T(-0.5) * b * b) * T(0.39894228040143267794);

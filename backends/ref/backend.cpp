@@ -37,7 +37,7 @@ bool dtypes_supported(kiln_op op, const int32_t* t) {
       return is_numeric_dtype(t[0]) && all_equal(t, 3);
     case KILN_OP_MAXIMUM: case KILN_OP_MINIMUM:
       return all_equal(t, 3);
-    case KILN_OP_POW: case KILN_OP_GELU_BACKWARD:
+    case KILN_OP_POW: case KILN_OP_GELU_BACKWARD: case KILN_OP_RELU_BACKWARD:
       return is_float_dtype(t[0]) && all_equal(t, 3);
     case KILN_OP_EQ: case KILN_OP_NE: case KILN_OP_LT: case KILN_OP_LE: case KILN_OP_GT: case KILN_OP_GE:
       return t[0] == t[1] && t[2] == bool_t;

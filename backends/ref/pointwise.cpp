@@ -97,6 +97,8 @@ FloatBinary float_binary(kiln_op op) {
       return [](double a, double b) { return std::isnan(a) || std::isnan(b) ? kNaN : std::max(a, b); };
     case KILN_OP_MINIMUM:
       return [](double a, double b) { return std::isnan(a) || std::isnan(b) ? kNaN : std::min(a, b); };
+    case KILN_OP_RELU_BACKWARD:  // (dy, x): x > 0 ? dy : 0 (a NaN dy where x <= 0 gives 0)
+      return [](double dy, double x) { return x > 0 ? dy : 0.0; };
     case KILN_OP_GELU_BACKWARD:  // (dy, x): dy * (Phi(x) + x * phi(x))
       return [](double dy, double x) {
         const double cdf = 0.5 * (1.0 + std::erf(x * kSqrt1_2));

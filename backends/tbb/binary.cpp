@@ -42,6 +42,7 @@ void binary_typed(kiln_op op, const kiln_tensor_desc& a, const kiln_tensor_desc&
       switch (op) {
         case KILN_OP_POW: return go(kGrainCostly, [](T x, T y) { return std::pow(x, y); });
         case KILN_OP_GELU_BACKWARD: return go(kGrainCostly, [](T dy, T x) { return dy * gelu_grad_t(x); });
+        case KILN_OP_RELU_BACKWARD: return go(kGrainCheap, [](T dy, T x) { return x > T(0) ? dy : T(0); });
         default: break;
       }
     }

@@ -45,7 +45,8 @@ bool supported_dtypes(kiln_op op, const int32_t* t) {
     case KILN_OP_LOGICAL_NOT: return is_valid_dtype(x) && t[1] == KILN_DTYPE_BOOL;
     case KILN_OP_ADD: case KILN_OP_SUB: case KILN_OP_MUL: case KILN_OP_DIV:
       return is_numeric_dtype(x) && all_same(t, 3);
-    case KILN_OP_POW: case KILN_OP_GELU_BACKWARD: return is_float_dtype(x) && all_same(t, 3);
+    case KILN_OP_POW: case KILN_OP_GELU_BACKWARD: case KILN_OP_RELU_BACKWARD:
+      return is_float_dtype(x) && all_same(t, 3);
     case KILN_OP_MAXIMUM: case KILN_OP_MINIMUM: return is_valid_dtype(x) && all_same(t, 3);
     case KILN_OP_EQ: case KILN_OP_NE: case KILN_OP_LT: case KILN_OP_LE: case KILN_OP_GT: case KILN_OP_GE:
       return is_valid_dtype(x) && t[1] == x && t[2] == KILN_DTYPE_BOOL;
@@ -167,7 +168,7 @@ class TbbBackend final : public plugin::HostBackend {
       case KILN_OP_LEAKY_RELU:
         return launch_scalar_unary(op, in[0], out[0], *static_cast<const kiln_scalar_attrs*>(attrs));
       case KILN_OP_ADD: case KILN_OP_SUB: case KILN_OP_MUL: case KILN_OP_DIV: case KILN_OP_POW:
-      case KILN_OP_MAXIMUM: case KILN_OP_MINIMUM: case KILN_OP_GELU_BACKWARD:
+      case KILN_OP_MAXIMUM: case KILN_OP_MINIMUM: case KILN_OP_GELU_BACKWARD: case KILN_OP_RELU_BACKWARD:
         return launch_binary(op, in[0], in[1], out[0]);
       case KILN_OP_EQ: case KILN_OP_NE: case KILN_OP_LT: case KILN_OP_LE: case KILN_OP_GT: case KILN_OP_GE:
         return launch_compare(op, in[0], in[1], out[0]);

@@ -188,7 +188,17 @@ KILN_UNARY(sqrt, KILN_OP_SQRT, true, return G{div(mul(g[0], 0.5), yd)};)
 KILN_UNARY(rsqrt, KILN_OP_RSQRT, true, return G{mul(mul(g[0], pow(yd, 3.0)), -0.5)};)
 KILN_UNARY(sin, KILN_OP_SIN, true, return G{mul(g[0], cos(xd))};)
 KILN_UNARY(cos, KILN_OP_COS, true, return G{neg(mul(g[0], sin(xd)))};)
-KILN_UNARY(relu, KILN_OP_RELU, false, return G{mul(g[0], gt(xd, 0.0).to(g[0].dtype()))};)
+KILN_UNARY(relu, KILN_OP_RELU, false, {
+  // One pass where the backend has RELU_BACKWARD (three: compare, cast, multiply, without it).
+  const int32_t d = static_cast<int32_t>(xd.dtype());
+  if (is_floating(xd.dtype()) && g[0].dtype() == xd.dtype() && g[0].shape() == xd.shape() &&
+      detail::backend_supports(KILN_OP_RELU_BACKWARD, xd.device(), {d, d, d})) {
+    Tensor dx = detail::make_tensor(xd.shape(), xd.dtype(), xd.device());
+    detail::run(KILN_OP_RELU_BACKWARD, xd.device(), {g[0], xd}, {dx});
+    return G{dx};
+  }
+  return G{mul(g[0], gt(xd, 0.0).to(g[0].dtype()))};
+})
 KILN_UNARY(sigmoid, KILN_OP_SIGMOID, true, return G{mul(g[0], mul(yd, add(neg(yd), 1.0)))};)
 KILN_UNARY(tanh, KILN_OP_TANH, true, return G{mul(g[0], add(neg(mul(yd, yd)), 1.0))};)
 KILN_UNARY(erf, KILN_OP_ERF, true,
