@@ -126,15 +126,34 @@ struct Combine {
   }
 };
 
+// One thread's share of a row: elements first, first + step, ... below end, combined in four
+// independent accumulators so that four loads are in flight at once (a single chain of
+// dependent adds leaves the memory system idle between loads).
+template <typename T, typename P>
+__device__ __forceinline__ typename P::Acc strided_accumulate(const T* base, const Strided& inner, T p, int64_t first,
+                                                              int64_t end, int64_t step) {
+  using Acc = typename P::Acc;
+  Acc a0 = P::identity(), a1 = P::identity(), a2 = P::identity(), a3 = P::identity();
+  int64_t r = first;
+  for (; r + 3 * step < end; r += 4 * step) {
+    const T x0 = base[inner_offset(inner, r)], x1 = base[inner_offset(inner, r + step)];
+    const T x2 = base[inner_offset(inner, r + 2 * step)], x3 = base[inner_offset(inner, r + 3 * step)];
+    a0 = P::combine(a0, P::map(x0, p));
+    a1 = P::combine(a1, P::map(x1, p));
+    a2 = P::combine(a2, P::map(x2, p));
+    a3 = P::combine(a3, P::map(x3, p));
+  }
+  for (; r < end; r += step) a0 = P::combine(a0, P::map(base[inner_offset(inner, r)], p));
+  return P::combine(P::combine(a0, a1), P::combine(a2, a3));
+}
+
 template <typename T, typename P>
 __global__ void reduce_rows_kernel(const T* in, T* out, const T* pre, ReduceLayout layout, double correction) {
   using Acc = typename P::Acc;
   for (int64_t o = blockIdx.x; o < layout.num_outputs; o += gridDim.x) {
     const T* base = in + strided_offset(layout.outer, o);
     const T p = pre ? pre[o] : T(0);
-    Acc acc = P::identity();
-    for (int64_t r = threadIdx.x; r < layout.length; r += blockDim.x)
-      acc = P::combine(acc, P::map(base[inner_offset(layout.inner, r)], p));
+    Acc acc = strided_accumulate<T, P>(base, layout.inner, p, threadIdx.x, layout.length, blockDim.x);
     acc = block_reduce(acc, Combine<P>{});
     if (threadIdx.x == 0) out[o] = P::finalize(acc, layout.length, p, correction);
   }
@@ -163,9 +182,7 @@ __global__ void reduce_split_kernel(const T* in, typename P::Acc* partial, const
   for (int64_t o = blockIdx.y; o < layout.num_outputs; o += gridDim.y) {
     const T* base = in + strided_offset(layout.outer, o);
     const T p = pre ? pre[o] : T(0);
-    Acc acc = P::identity();
-    for (int64_t r = begin + threadIdx.x; r < end; r += blockDim.x)
-      acc = P::combine(acc, P::map(base[inner_offset(layout.inner, r)], p));
+    Acc acc = strided_accumulate<T, P>(base, layout.inner, p, begin + threadIdx.x, end, blockDim.x);
     acc = block_reduce(acc, Combine<P>{});
     if (threadIdx.x == 0) partial[o * gridDim.x + blockIdx.x] = acc;
   }
