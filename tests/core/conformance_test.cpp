@@ -1,5 +1,7 @@
 // The op conformance suite against every loaded backend, and checks that the harness itself
 // compares (it must catch a wrong result, a wrong shape, a missing error).
+#include "../support/backend_status.hpp"
+
 #include <gtest/gtest.h>
 #include <kiln/conformance.hpp>
 #include <kiln/device.hpp>
@@ -44,15 +46,10 @@ class ConformanceTest : public ::testing::TestWithParam<std::string> {};
 // ref against itself is the sanity check: every op must run and every invalid case must fail.
 TEST_P(ConformanceTest, MatchesReference) {
   const std::string name = GetParam();
+  if (std::string why = kiln_test::why_backend_unusable(name); !why.empty()) GTEST_SKIP() << why;
   const auto infos = kiln::backends();
   const kiln::BackendInfo* info = loaded(infos, name);
-  if (info == nullptr) {
-    std::string why = "backend '" + name + "' is not loaded";
-    for (const auto& f : kiln::plugin_failures())
-      if (f.file.find("kiln_backend_" + name) != std::string::npos) why += " (" + f.file + ": " + f.reason + ")";
-    GTEST_SKIP() << why;
-  }
-  if (info->devices.empty()) GTEST_SKIP() << "backend '" << name << "' has no device: " << info->status_note;
+  ASSERT_NE(info, nullptr);
   ASSERT_NE(loaded(infos, "ref"), nullptr) << "the reference backend is not loaded";
 
   const auto results = kiln::run_conformance({.backend = name});

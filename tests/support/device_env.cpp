@@ -3,6 +3,8 @@
 // gradcheck and training run unchanged on a GPU. Where that device does not exist here (no plugin,
 // no GPU, no driver) the executable prints why and exits 77, which CTest reports as skipped
 // (SKIP_RETURN_CODE in tests/CMakeLists.txt).
+#include "backend_status.hpp"
+
 #include <kiln/device.hpp>
 #include <kiln/error.hpp>
 
@@ -26,9 +28,9 @@ const bool kTestDeviceChosen = [] {
   if (spec == nullptr || *spec == '\0') return false;
   const std::string device(spec);
   const std::string backend = device.substr(0, device.find(':'));
+  if (std::string why = kiln_test::why_backend_unusable(backend); !why.empty()) skip(device, why);
   for (const kiln::BackendInfo& b : kiln::backends()) {
     if (b.name != backend) continue;
-    if (b.devices.empty()) skip(device, "backend '" + backend + "' has no device: " + b.status_note);
     try {
       kiln::set_default_device(kiln::Device(device));
     } catch (const kiln::Error& e) {
@@ -37,10 +39,7 @@ const bool kTestDeviceChosen = [] {
     std::printf("tests run on %s (%s)\n", device.c_str(), b.devices.front().name.c_str());
     return true;
   }
-  std::string why = "backend '" + backend + "' is not loaded";
-  for (const kiln::PluginFailure& f : kiln::plugin_failures())
-    if (f.file.find("kiln_backend_" + backend) != std::string::npos) why += " (" + f.file + ": " + f.reason + ")";
-  skip(device, why);
+  skip(device, "backend '" + backend + "' disappeared while choosing the device");
 }();
 
 }  // namespace

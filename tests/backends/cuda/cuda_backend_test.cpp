@@ -2,6 +2,8 @@
 // to the CPU's, and a LeNet-5 training step that matches the reference backend. Every test is
 // skipped, naming why, where no CUDA device exists (the conformance suite and the gradient checks
 // run on CUDA through tests/core: core/ConformanceTest.MatchesReference/cuda, *_cuda).
+#include "../../support/backend_status.hpp"
+
 #include <gtest/gtest.h>
 #include <kiln/autograd.hpp>
 #include <kiln/device.hpp>
@@ -27,16 +29,7 @@ using kiln::Device;
 using kiln::Tensor;
 
 // The reason CUDA cannot be used here, or "" when it can.
-std::string why_no_cuda() {
-  for (const auto& b : kiln::backends()) {
-    if (b.name != "cuda") continue;
-    return b.devices.empty() ? "the cuda backend has no device: " + b.status_note : "";
-  }
-  std::string why = "the cuda backend is not loaded";
-  for (const auto& f : kiln::plugin_failures())
-    if (f.file.find("kiln_backend_cuda") != std::string::npos) why += " (" + f.file + ": " + f.reason + ")";
-  return why;
-}
+std::string why_no_cuda() { return kiln_test::why_backend_unusable("cuda"); }
 
 class CudaBackend : public ::testing::Test {
  protected:
