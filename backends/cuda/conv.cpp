@@ -288,28 +288,26 @@ std::vector<std::shared_ptr<GraphPlan>> graph_plans(cudnnHandle_t h, kiln_op op,
     return {};
 
   // The operation: which descriptor and attribute names depends on the direction.
-  const bool fwd = op == KILN_OP_CONV2D, data = op == KILN_OP_CONV2D_BACKWARD_INPUT;
-  BackendDesc operation(fwd    ? CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR
-                        : data ? CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR
-                               : CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR);
-  const auto attr_x = fwd ? CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X
-                      : data ? CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX
-                             : CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X;
-  const auto attr_w = fwd ? CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W
-                      : data ? CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W
-                             : CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW;
-  const auto attr_y = fwd ? CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y
-                      : data ? CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY
-                             : CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY;
-  const auto attr_conv = fwd ? CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC
-                         : data ? CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC
-                                : CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC;
-  const auto attr_alpha = fwd ? CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA
-                          : data ? CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA
-                                 : CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA;
-  const auto attr_beta = fwd ? CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA
-                         : data ? CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA
-                                : CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA;
+  struct Names {
+    cudnnBackendDescriptorType_t type;
+    cudnnBackendAttributeName_t x, w, y, conv, alpha, beta;
+  };
+  static constexpr Names kNames[3] = {
+      {CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X,
+       CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y,
+       CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA,
+       CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA},
+      {CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX,
+       CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY,
+       CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA,
+       CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA},
+      {CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X,
+       CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY,
+       CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA,
+       CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA},
+  };
+  const Names& names = kNames[op == KILN_OP_CONV2D ? 0 : op == KILN_OP_CONV2D_BACKWARD_INPUT ? 1 : 2];
+  BackendDesc operation(names.type);
   const bool is_double = type == CUDNN_DATA_DOUBLE;
   const double one_d = 1.0, zero_d = 0.0;
   const float one_f = 1.0f, zero_f = 0.0f;
@@ -317,12 +315,12 @@ std::vector<std::shared_ptr<GraphPlan>> graph_plans(cudnnHandle_t h, kiln_op op,
   const void* one = is_double ? static_cast<const void*>(&one_d) : &one_f;
   const void* zero = is_double ? static_cast<const void*>(&zero_d) : &zero_f;
   cudnnBackendDescriptor_t tx = (*keep)[0].get(), tw = (*keep)[1].get(), ty = (*keep)[2].get(), tc = conv.get();
-  if (operation.get() == nullptr || !set_attr(operation.get(), attr_x, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &tx) ||
-      !set_attr(operation.get(), attr_w, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &tw) ||
-      !set_attr(operation.get(), attr_y, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &ty) ||
-      !set_attr(operation.get(), attr_conv, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &tc) ||
-      !set_attr(operation.get(), attr_alpha, scalar_type, 1, one) ||
-      !set_attr(operation.get(), attr_beta, scalar_type, 1, zero) || !finalize(operation.get()))
+  if (operation.get() == nullptr || !set_attr(operation.get(), names.x, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &tx) ||
+      !set_attr(operation.get(), names.w, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &tw) ||
+      !set_attr(operation.get(), names.y, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &ty) ||
+      !set_attr(operation.get(), names.conv, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &tc) ||
+      !set_attr(operation.get(), names.alpha, scalar_type, 1, one) ||
+      !set_attr(operation.get(), names.beta, scalar_type, 1, zero) || !finalize(operation.get()))
     return {};
 
   // The graph of that one operation, and the heuristics' ranking of engine configurations for it.
