@@ -10,7 +10,6 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -192,20 +191,11 @@ void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_
 
 template <class T>
 MicroKernel<T> choose(MicroKernel<T> (*avx512)(), MicroKernel<T> (*avx2)(), MicroKernel<T> (*generic)()) {
-  const char* forced = std::getenv("KILN_TBB_ISA");
-  const bool allow512 = !forced || std::strcmp(forced, "avx512") == 0;
-  const bool allow2 = !forced || std::strcmp(forced, "generic") != 0;
-#if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (allow512 && __builtin_cpu_supports("avx512f")) return avx512();
-  if (allow2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return avx2();
-#else
-  (void)avx512;
-  (void)avx2;
-  (void)allow512;
-  (void)allow2;
-#endif
-  return generic();
+  switch (cpu_isa()) {
+    case Isa::avx512: return avx512();
+    case Isa::avx2: return avx2();
+    default: return generic();
+  }
 }
 
 }  // namespace
