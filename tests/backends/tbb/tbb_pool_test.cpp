@@ -61,12 +61,13 @@ void check_pool(const PoolCase& c, int64_t pad_last, bool nans, uint32_t seed) {
   fill_values(x, rng, nans);
   const kiln_pool2d_attrs a = attrs_of(c);
 
-  HostTensor<T> y_tbb({c.N, c.C, OH, OW}), y_ref({c.N, c.C, OH, OW});
-  HostTensor<int64_t> i_tbb({c.N, c.C, OH, OW}), i_ref({c.N, c.C, OH, OW});
+  HostTensor<T> y_tbb({c.N, c.C, OH, OW}, 0, 8, 40), y_ref({c.N, c.C, OH, OW});  // guards around tbb's
+  HostTensor<int64_t> i_tbb({c.N, c.C, OH, OW}, 0, 8, 40), i_ref({c.N, c.C, OH, OW});
   ASSERT_EQ(tbb().launch(KILN_OP_MAXPOOL2D, {x.desc}, {y_tbb.desc, i_tbb.desc}, &a), KILN_STATUS_OK) << tbb().last_error();
   ASSERT_EQ(ref().launch(KILN_OP_MAXPOOL2D, {x.desc}, {y_ref.desc, i_ref.desc}, &a), KILN_STATUS_OK) << ref().last_error();
   expect_same(y_tbb.values(), y_ref.values(), "values");
   expect_same(i_tbb.values(), i_ref.values(), "indices");
+  EXPECT_TRUE(y_tbb.guards_intact() && i_tbb.guards_intact()) << "tbb wrote outside the outputs";
 
   // backward from the forward's indices, with a gradient holding NaN, -0 and a strided layout
   HostTensor<T> dy({c.N, c.C, OH, OW}, pad_last, pad_last ? 1 : 0);
@@ -76,7 +77,7 @@ void check_pool(const PoolCase& c, int64_t pad_last, bool nans, uint32_t seed) {
     dy.at(1) = T(-0.0);
     if (nans) dy.at(dy.numel() - 1) = std::numeric_limits<T>::quiet_NaN();
   }
-  HostTensor<T> dx_tbb({c.N, c.C, c.H, c.W}), dx_ref({c.N, c.C, c.H, c.W});
+  HostTensor<T> dx_tbb({c.N, c.C, c.H, c.W}, 0, 8, 40), dx_ref({c.N, c.C, c.H, c.W});
   // outputs start as garbage: the kernel must write every cell
   for (int64_t i = 0; i < dx_tbb.numel(); ++i) dx_tbb.at(i) = T(12345);
   ASSERT_EQ(tbb().launch(KILN_OP_MAXPOOL2D_BACKWARD, {dy.desc, i_ref.desc}, {dx_tbb.desc}, &a), KILN_STATUS_OK)
@@ -89,6 +90,7 @@ void check_pool(const PoolCase& c, int64_t pad_last, bool nans, uint32_t seed) {
     // overlapping windows sum into a cell: tbb in the element type, ref in double
     expect_close(dx_tbb.values(), dx_ref.values(), sizeof(T) == 4 ? 1e-6 : 1e-14, 1e-6, "gradient");
   }
+  EXPECT_TRUE(dx_tbb.guards_intact()) << "tbb wrote outside the gradient";
 }
 
 std::vector<PoolCase> cases() {

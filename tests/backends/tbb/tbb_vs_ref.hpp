@@ -76,13 +76,14 @@ constexpr int32_t dtype_of() {
 }
 
 // A tensor of `shape` stored in a vector, row-major; `pad_last` extra elements after each
-// innermost row and `offset` leading elements make it a non-contiguous view.
+// innermost row and `offset` leading elements make it a non-contiguous view; `tail` extra
+// elements after the last one are guards (see guards_intact).
 template <class T>
 struct HostTensor {
   std::vector<T> storage;
   kiln_tensor_desc desc{};
 
-  explicit HostTensor(std::vector<int64_t> shape, int64_t pad_last = 0, int64_t offset = 0) {
+  explicit HostTensor(std::vector<int64_t> shape, int64_t pad_last = 0, int64_t offset = 0, int64_t tail = 0) {
     desc.dtype = dtype_of<T>();
     desc.ndim = static_cast<int32_t>(shape.size());
     desc.offset = offset;
@@ -92,8 +93,18 @@ struct HostTensor {
       desc.strides[d] = stride;
       stride *= d == desc.ndim - 1 ? shape[d] + pad_last : shape[d];
     }
-    storage.assign(static_cast<size_t>(stride + offset), T(0));
+    storage.assign(static_cast<size_t>(stride + offset + tail), T(0));
     desc.data = storage.data();
+    for (int64_t i = 0; i < offset; ++i) storage[static_cast<size_t>(i)] = kGuard;
+    for (int64_t i = 0; i < tail; ++i) storage[static_cast<size_t>(stride + offset + i)] = kGuard;
+  }
+  static constexpr T kGuard = T(-777);
+  // No kernel wrote before the first element or after the last (a tensor made with pad_last 0).
+  bool guards_intact() const {
+    const int64_t end = desc.offset + numel();
+    for (int64_t i = 0; i < static_cast<int64_t>(storage.size()); ++i)
+      if ((i < desc.offset || i >= end) && storage[static_cast<size_t>(i)] != kGuard) return false;
+    return true;
   }
   HostTensor(const HostTensor& other) : storage(other.storage), desc(other.desc) { desc.data = storage.data(); }
   HostTensor& operator=(const HostTensor&) = delete;
