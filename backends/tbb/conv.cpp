@@ -8,6 +8,7 @@
 // Images run in parallel with serial GEMMs when there are enough of them, otherwise the GEMM itself
 // is parallel. The weight gradient sums images in a fixed number of chunks combined in order
 // (Note [Deterministic reductions] in reduce.cpp).
+#include "conv_kernels.hpp"
 #include "gemm.hpp"
 #include "ops.hpp"
 
@@ -46,6 +47,11 @@ Geometry geometry(const Desc& x, const Desc& w, const Desc& y, const kiln_conv2d
 // elements), so they are copied by plain loops rather than memmove calls.
 template <class T>
 void im2col(const Geometry& g, const T* x, T* col, int64_t ld) {
+  if constexpr (std::is_same_v<T, float>) {
+    static const Im2colF32 fast = cpu_isa() == Isa::avx512 ? im2col_f32_avx512() : nullptr;
+    if (fast != nullptr && g.sw == 1)
+      return fast(Im2colShape{g.Cg, g.H, g.W, g.KH, g.KW, g.OH, g.OW, g.P, g.sh, g.ph, g.pw, g.dh, g.dw}, x, col, ld);
+  }
   for (int64_t c = 0; c < g.Cg; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
       for (int64_t kw = 0; kw < g.KW; ++kw) {
