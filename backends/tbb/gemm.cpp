@@ -51,35 +51,35 @@ struct Scratch {
 };
 thread_local Scratch tls_scratch;
 
+// Packing a strided operand walks k outermost: the destination is written in order, and the MR
+// (NR) source lines read at one k are read again at the next, so they stay in L1. (Walking the
+// weight gradient's transposed col^T column by column instead wrote a 33 KB panel in 128-byte
+// strides 25 times over: half the time of LeNet's conv1 weight gradient went there; k-outer
+// made it 20-30% faster, bench/kernels conv_bwd_weight.) B with contiguous rows is copied row by row.
 template <class T>
 void pack_a(const T* A, int64_t rs, int64_t cs, int64_t rows, int64_t kc, int mr, T* dst) {
-  for (int64_t i = 0; i < mr; ++i) {
-    if (i >= rows) {
-      for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = T(0);
-      continue;
-    }
-    const T* src = A + i * rs;
-    if (cs == 1) {
-      for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = src[k];
-    } else {
-      for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = src[k * cs];
-    }
+  for (int64_t k = 0; k < kc; ++k, dst += mr) {
+    const T* src = A + k * cs;
+    int64_t i = 0;
+    for (; i < rows; ++i) dst[i] = src[i * rs];
+    for (; i < mr; ++i) dst[i] = T(0);
   }
 }
 
 template <class T>
 void pack_b(const T* B, int64_t rs, int64_t cs, int64_t kc, int64_t cols, int nr, T* dst) {
-  if (cs == 1 && cols == nr) {
-    for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, B + k * rs, sizeof(T) * nr);
+  if (cs == 1) {  // rows of B contiguous: row by row
+    for (int64_t k = 0; k < kc; ++k) {
+      std::memcpy(dst + k * nr, B + k * rs, sizeof(T) * cols);
+      std::fill(dst + k * nr + cols, dst + (k + 1) * nr, T(0));
+    }
     return;
   }
-  for (int64_t j = 0; j < nr; ++j) {
-    if (j >= cols) {
-      for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = T(0);
-      continue;
-    }
-    const T* src = B + j * cs;
-    for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = src[k * rs];
+  for (int64_t k = 0; k < kc; ++k, dst += nr) {
+    const T* src = B + k * rs;
+    int64_t j = 0;
+    for (; j < cols; ++j) dst[j] = src[j * cs];
+    for (; j < nr; ++j) dst[j] = T(0);
   }
 }
 
