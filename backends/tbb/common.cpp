@@ -2,7 +2,28 @@
 #include "common.hpp"
 #include "map.hpp"
 
+#include <cstdlib>
+#include <cstring>
+
 namespace kiln::tbbk {
+
+Isa cpu_isa() {
+  static const Isa isa = [] {
+    const char* forced = std::getenv("KILN_TBB_ISA");
+    const bool allow512 = !forced || std::strcmp(forced, "avx512") == 0;
+    const bool allow2 = !forced || std::strcmp(forced, "generic") != 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (allow512 && __builtin_cpu_supports("avx512f")) return Isa::avx512;
+    if (allow2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+#else
+    (void)allow512;
+    (void)allow2;
+#endif
+    return Isa::generic;
+  }();
+  return isa;
+}
 
 Layout make_layout(const kiln_tensor_desc* const* descs, int nops) {
   Layout L;

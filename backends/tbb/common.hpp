@@ -173,6 +173,12 @@ inline void parallel_chunks(int64_t num_chunks, Fn&& fn) {
 
 int num_threads();  // what tbb may use (KILN_NUM_THREADS or the hardware)
 
+// The widest vector ISA this CPU has, from its feature bits (AVX-512F > AVX2+FMA > portable), for
+// kernels written with intrinsics (GEMM, max pool); KILN_TBB_ISA=avx2|generic forces a lower one
+// (tests run the same cases under each). Read once.
+enum class Isa { generic, avx2, avx512 };
+Isa cpu_isa();
+
 // ---- descriptors ----
 inline int64_t numel(const kiln_tensor_desc& d) { return kiln_desc_numel(&d); }
 inline bool is_contiguous(const kiln_tensor_desc& d) { return kiln_desc_is_contiguous(&d) != 0; }

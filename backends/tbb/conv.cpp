@@ -8,6 +8,7 @@
 // Images run in parallel with serial GEMMs when there are enough of them, otherwise the GEMM itself
 // is parallel. The weight gradient sums images in a fixed number of chunks combined in order
 // (Note [Deterministic reductions] in reduce.cpp).
+#include "conv_kernels.hpp"
 #include "gemm.hpp"
 #include "ops.hpp"
 
@@ -41,13 +42,21 @@ Geometry geometry(const Desc& x, const Desc& w, const Desc& y, const kiln_conv2d
   return g;
 }
 
-// col[(c*KH + kh)*KW + kw][oh*OW + ow] = x[c][oh*sh - ph + kh*dh][ow*sw - pw + kw*dw] (0 outside)
+// col[(c*KH + kh)*KW + kw][oh*OW + ow] = x[c][oh*sh - ph + kh*dh][ow*sw - pw + kw*dw] (0 outside);
+// rows ld apart, the columns from P to ld zero. Rows of the image are short (LeNet's are 10-28
+// elements), so they are copied by plain loops rather than memmove calls.
 template <class T>
-void im2col(const Geometry& g, const T* x, T* col) {
+void im2col(const Geometry& g, const T* x, T* col, int64_t ld) {
+  if constexpr (std::is_same_v<T, float>) {
+    static const Im2colF32 fast = cpu_isa() == Isa::avx512 ? im2col_f32_avx512() : nullptr;
+    if (fast != nullptr && g.sw == 1)
+      return fast(Im2colShape{g.Cg, g.H, g.W, g.KH, g.KW, g.OH, g.OW, g.P, g.sh, g.ph, g.pw, g.dh, g.dw}, x, col, ld);
+  }
   for (int64_t c = 0; c < g.Cg; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
       for (int64_t kw = 0; kw < g.KW; ++kw) {
-        T* row = col + ((c * g.KH + kh) * g.KW + kw) * g.P;
+        T* row = col + ((c * g.KH + kh) * g.KW + kw) * ld;
+        std::fill(row + g.P, row + ld, T(0));
         const int64_t iw0 = kw * g.dw - g.pw;
         // output columns whose input column lies inside the image
         const int64_t lo = std::min<int64_t>(g.OW, iw0 >= 0 ? 0 : (-iw0 + g.sw - 1) / g.sw);
@@ -56,17 +65,17 @@ void im2col(const Geometry& g, const T* x, T* col) {
           T* dst = row + oh * g.OW;
           const int64_t ih = oh * g.sh - g.ph + kh * g.dh;
           if (ih < 0 || ih >= g.H || g.W - 1 - iw0 < 0) {
-            std::fill(dst, dst + g.OW, T(0));
+            for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = T(0);
             continue;
           }
           const T* src = x + (c * g.H + ih) * g.W + iw0;
-          std::fill(dst, dst + lo, T(0));
+          for (int64_t ow = 0; ow < lo; ++ow) dst[ow] = T(0);
           if (g.sw == 1) {
             std::copy(src + lo, src + hi, dst + lo);
           } else {
             for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw];
           }
-          std::fill(dst + hi, dst + g.OW, T(0));
+          for (int64_t ow = hi; ow < g.OW; ++ow) dst[ow] = T(0);
         }
       }
 }
@@ -92,47 +101,66 @@ void col2im(const Geometry& g, const T* col, T* dx) {
       }
 }
 
+// Per-thread im2col buffers, kept between calls so the steady state allocates nothing.
+template <class T>
+T* col_scratch(size_t size) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer.data();
+}
+
 // Runs body(n, grp, parallel_gemm, col_buffer) for every image and group: in parallel with serial
-// GEMMs when there are enough (image, group) pairs, else one at a time with a parallel GEMM.
+// GEMMs when there are enough (image, group) pairs, else one at a time with a parallel GEMM. The
+// col buffer holds Kd rows of ld elements.
 template <class T, class Body>
-void for_each_image(const Geometry& g, bool need_col, Body body) {
+void for_each_image(const Geometry& g, bool need_col, int64_t ld, Body body) {
   const int64_t units = g.N * g.groups;
-  const size_t col_size = need_col && !g.direct ? static_cast<size_t>(g.Kd * g.P) : 0;
+  const size_t col_size = need_col && !g.direct ? static_cast<size_t>(g.Kd * ld) : 0;
   const double work = static_cast<double>(g.Og) * g.P * g.Kd;
   const bool outer = units > 1 && (units >= 2 * num_threads() || work < 1.0e6);
   if (!outer) {
-    std::vector<T> col(col_size);
-    for (int64_t u = 0; u < units; ++u) body(u / g.groups, u % g.groups, true, col.data());
+    T* col = col_scratch<T>(col_size);
+    for (int64_t u = 0; u < units; ++u) body(u / g.groups, u % g.groups, true, col);
     return;
   }
   const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(262144.0 / std::max(work, 1.0)));
   parallel_range(units, grain, [&](int64_t s, int64_t e) {
-    std::vector<T> col(col_size);
-    for (int64_t u = s; u < e; ++u) body(u / g.groups, u % g.groups, false, col.data());
+    T* col = col_scratch<T>(col_size);
+    for (int64_t u = s; u < e; ++u) body(u / g.groups, u % g.groups, false, col);
   });
 }
 
+// Rows of the im2col buffer padded so that the GEMM reads every column panel in place.
+int64_t col_ld(const Geometry& g) { return (g.P + kGemmColumnPad - 1) / kGemmColumnPad * kGemmColumnPad; }
+
 template <class T>
 void forward(const Geometry& g, const T* x, const T* w, T* y) {
-  for_each_image<T>(g, true, [&](int64_t n, int64_t grp, bool par, T* col) {
+  std::vector<PackedA<T>> weights;  // each group's [Og x Kd] weights, packed once for all images
+  weights.reserve(static_cast<size_t>(g.groups));
+  for (int64_t grp = 0; grp < g.groups; ++grp) weights.emplace_back(g.Og, g.Kd, w + grp * g.Og * g.Kd, g.Kd, 1);
+  const int64_t ld = g.direct ? g.P : col_ld(g);
+  for_each_image<T>(g, true, ld, [&](int64_t n, int64_t grp, bool par, T* col) {
     const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
-    if (!g.direct) im2col(g, xg, col);
-    gemm<T>(g.Og, g.P, g.Kd, w + grp * g.Og * g.Kd, g.Kd, 1, g.direct ? xg : col, g.P, 1,
+    if (!g.direct) im2col(g, xg, col, ld);
+    gemm<T>(weights[static_cast<size_t>(grp)], g.P, g.direct ? xg : col, ld, 1, ld,
             y + (n * g.O + grp * g.Og) * g.P, g.P, false, par);
   });
 }
 
 template <class T>
 void backward_input(const Geometry& g, const T* dy, const T* w, T* dx) {
-  for_each_image<T>(g, true, [&](int64_t n, int64_t grp, bool par, T* col) {
+  std::vector<PackedA<T>> weights;  // each group's w^T [Kd x Og], packed once for all images
+  weights.reserve(static_cast<size_t>(g.groups));
+  for (int64_t grp = 0; grp < g.groups; ++grp) weights.emplace_back(g.Kd, g.Og, w + grp * g.Og * g.Kd, 1, g.Kd);
+  for_each_image<T>(g, true, g.P, [&](int64_t n, int64_t grp, bool par, T* col) {
     T* dxg = dx + (n * g.C + grp * g.Cg) * g.H * g.W;
     const T* dyg = dy + (n * g.O + grp * g.Og) * g.P;
-    const T* wg = w + grp * g.Og * g.Kd;
+    const PackedA<T>& wt = weights[static_cast<size_t>(grp)];
     if (g.direct) {
-      gemm<T>(g.Kd, g.P, g.Og, wg, 1, g.Kd, dyg, g.P, 1, dxg, g.P, false, par);
+      gemm<T>(wt, g.P, dyg, g.P, 1, g.P, dxg, g.P, false, par);
       return;
     }
-    gemm<T>(g.Kd, g.P, g.Og, wg, 1, g.Kd, dyg, g.P, 1, col, g.P, false, par);
+    gemm<T>(wt, g.P, dyg, g.P, 1, g.P, col, g.P, false, par);
     std::fill(dxg, dxg + g.Cg * g.H * g.W, T(0));
     col2im(g, col, dxg);
   });
@@ -147,7 +175,7 @@ void backward_weight(const Geometry& g, const T* dy, const T* x, T* dw) {
     for (int64_t n = n0; n < n1; ++n)
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
-        if (!g.direct) im2col(g, xg, col.data());
+        if (!g.direct) im2col(g, xg, col.data(), g.P);
         gemm<T>(g.Og, g.Kd, g.P, dy + (n * g.O + grp * g.Og) * g.P, g.P, 1, g.direct ? xg : col.data(), 1, g.P,
                 dst + grp * g.Og * g.Kd, g.Kd, n > n0, par);
       }

@@ -10,7 +10,6 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -52,35 +51,35 @@ struct Scratch {
 };
 thread_local Scratch tls_scratch;
 
+// Packing a strided operand walks k outermost: the destination is written in order, and the MR
+// (NR) source lines read at one k are read again at the next, so they stay in L1. (Walking the
+// weight gradient's transposed col^T column by column instead wrote a 33 KB panel in 128-byte
+// strides 25 times over: half the time of LeNet's conv1 weight gradient went there; k-outer
+// made it 20-30% faster, bench/kernels conv_bwd_weight.) B with contiguous rows is copied row by row.
 template <class T>
 void pack_a(const T* A, int64_t rs, int64_t cs, int64_t rows, int64_t kc, int mr, T* dst) {
-  for (int64_t i = 0; i < mr; ++i) {
-    if (i >= rows) {
-      for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = T(0);
-      continue;
-    }
-    const T* src = A + i * rs;
-    if (cs == 1) {
-      for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = src[k];
-    } else {
-      for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = src[k * cs];
-    }
+  for (int64_t k = 0; k < kc; ++k, dst += mr) {
+    const T* src = A + k * cs;
+    int64_t i = 0;
+    for (; i < rows; ++i) dst[i] = src[i * rs];
+    for (; i < mr; ++i) dst[i] = T(0);
   }
 }
 
 template <class T>
 void pack_b(const T* B, int64_t rs, int64_t cs, int64_t kc, int64_t cols, int nr, T* dst) {
-  if (cs == 1 && cols == nr) {
-    for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, B + k * rs, sizeof(T) * nr);
+  if (cs == 1) {  // rows of B contiguous: row by row
+    for (int64_t k = 0; k < kc; ++k) {
+      std::memcpy(dst + k * nr, B + k * rs, sizeof(T) * cols);
+      std::fill(dst + k * nr + cols, dst + (k + 1) * nr, T(0));
+    }
     return;
   }
-  for (int64_t j = 0; j < nr; ++j) {
-    if (j >= cols) {
-      for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = T(0);
-      continue;
-    }
-    const T* src = B + j * cs;
-    for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = src[k * rs];
+  for (int64_t k = 0; k < kc; ++k, dst += nr) {
+    const T* src = B + k * rs;
+    int64_t j = 0;
+    for (; j < cols; ++j) dst[j] = src[j * cs];
+    for (; j < nr; ++j) dst[j] = T(0);
   }
 }
 
@@ -90,9 +89,19 @@ const MicroKernel<T>& kernel_for() {
   else return dgemm_kernel();
 }
 
+// Depth of the packed blocks: K split into equal pieces no deeper than the kernel's limit.
 template <class T>
-void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_t a_cs, const T* B, int64_t b_rs,
-               int64_t b_cs, T* C, int64_t ldc, bool accumulate, bool parallel) {
+int64_t depth_block(int64_t K, const MicroKernel<T>& uk) {
+  const int64_t kblocks = (K + uk.kc - 1) / uk.kc;
+  return (K + kblocks - 1) / kblocks;
+}
+
+// prepacked: A as PackedA lays it out, or null to pack it here. b_readable: columns of B that may
+// be read (>= N; a kernel reads NR of them at a time).
+template <class T>
+void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_t a_cs, const T* prepacked,
+               const T* B, int64_t b_rs, int64_t b_cs, int64_t b_readable, T* C, int64_t ldc, bool accumulate,
+               bool parallel) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
     if (!accumulate)
@@ -105,11 +114,16 @@ void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_
   const bool par = parallel && threads > 1 && static_cast<double>(M) * N * K >= 262144.0 * 2;
 
   // Even blocks: split K and N into equal pieces no larger than the kernel's limits.
-  const int64_t kblocks = (K + uk.kc - 1) / uk.kc;
-  const int64_t KC = (K + kblocks - 1) / kblocks;
+  const int64_t KC = depth_block(K, uk);
   const int64_t nblocks = (N + uk.nc - 1) / uk.nc;
   const int64_t NC = ((N + nblocks - 1) / nblocks + NR - 1) / NR * NR;
   const int64_t MB = 4096 / MR * MR;  // rows of A packed at once (bounds the A buffer)
+  // Note [Unpacked B]: with at most two A micro-panels, each B panel is read once or twice, so
+  // packing it costs more than it saves: the kernel reads full-width panels of B in place (rows
+  // of B contiguous) and only a last, narrower panel is packed (a kernel reads NR columns) unless
+  // the caller's B has readable columns past N (a convolution's padded im2col buffer).
+  const bool direct_b = b_cs == 1 && M <= 2 * MR;
+  const int64_t Mpad = (M + MR - 1) / MR * MR;
 
   Scratch local;
   Scratch& scratch = tls_scratch.busy ? local : tls_scratch;
@@ -118,8 +132,8 @@ void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_
     Scratch& s;
     ~Release() { s.busy = false; }
   } release{scratch};
-  T* bp = static_cast<T*>(scratch.b.get(sizeof(T) * KC * NC));
-  T* ap = static_cast<T*>(scratch.a.get(sizeof(T) * KC * std::min(MB, (M + MR - 1) / MR * MR)));
+  T* bp = static_cast<T*>(scratch.b.get(sizeof(T) * KC * (direct_b ? NR : NC)));
+  T* ap = prepacked != nullptr ? nullptr : static_cast<T*>(scratch.a.get(sizeof(T) * KC * std::min(MB, Mpad)));
 
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
@@ -127,15 +141,29 @@ void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const bool beta = accumulate || pc > 0;
+      // where B panel t of this block is read from, and its row stride
+      auto b_panel = [&](int64_t t, int64_t& ldb) -> const T* {
+        if (direct_b && jc + (t + 1) * NR <= b_readable) {
+          ldb = b_rs;
+          return B + pc * b_rs + jc + t * NR;
+        }
+        ldb = NR;
+        return bp + (direct_b ? 0 : t * kc * NR);
+      };
       for (int64_t ib = 0; ib < M; ib += MB) {
         const int64_t mb = std::min(MB, M - ib);
         const int64_t mp = (mb + MR - 1) / MR;
-        // pack: B panels only with the first row block, then this block's A panels
-        const int64_t bpanels = ib == 0 ? np : 0;
+        // pack: B panels only with the first row block (with direct_b, only a narrow last one), then
+        // this block's A panels
+        const int64_t bfirst = ib > 0 ? np : direct_b ? std::min(np, (b_readable - jc) / NR) : 0;
+        const int64_t bpanels = ib > 0 ? 0 : np - bfirst;
+        const T* apanels = prepacked != nullptr ? prepacked + pc * Mpad + ib * kc : ap;
+        const int64_t apack = prepacked != nullptr ? 0 : mp;
         auto pack = [&](int64_t t) {
           if (t < bpanels) {
-            pack_b(B + pc * b_rs + (jc + t * NR) * b_cs, b_rs, b_cs, kc, std::min<int64_t>(NR, nc - t * NR), NR,
-                   bp + t * kc * NR);
+            const int64_t panel = bfirst + t;
+            pack_b(B + pc * b_rs + (jc + panel * NR) * b_cs, b_rs, b_cs, kc, std::min<int64_t>(NR, nc - panel * NR),
+                   NR, bp + (direct_b ? 0 : panel * kc * NR));
           } else {
             const int64_t p = t - bpanels;
             pack_a(A + (ib + p * MR) * a_rs + pc * a_cs, a_rs, a_cs, std::min<int64_t>(MR, mb - p * MR), kc, MR,
@@ -143,12 +171,12 @@ void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_
           }
         };
         if (par) {
-          tbb::parallel_for(tbb::blocked_range<int64_t>(0, bpanels + mp, 4),
+          tbb::parallel_for(tbb::blocked_range<int64_t>(0, bpanels + apack, 4),
                             [&](const tbb::blocked_range<int64_t>& r) {
                               for (int64_t t = r.begin(); t < r.end(); ++t) pack(t);
                             });
         } else {
-          for (int64_t t = 0; t < bpanels + mp; ++t) pack(t);
+          for (int64_t t = 0; t < bpanels + apack; ++t) pack(t);
         }
         // compute: tiles of (A panel range) x (B panel range)
         const int64_t target = par ? 4 * threads : 1;
@@ -157,22 +185,15 @@ void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_
         auto tile = [&](int64_t t) {
           const int64_t r0 = (t / tn) * mp / tm, r1 = (t / tn + 1) * mp / tm;
           const int64_t c0 = (t % tn) * np / tn, c1 = (t % tn + 1) * np / tn;
-          alignas(64) T edge[16 * 32];
           for (int64_t ir = r0; ir < r1; ++ir) {
             const int64_t row = ib + ir * MR;
-            const int64_t rows = std::min<int64_t>(MR, M - row);
+            const int rows = static_cast<int>(std::min<int64_t>(MR, M - row));
             for (int64_t jr = c0; jr < c1; ++jr) {
               const int64_t col = jc + jr * NR;
-              const int64_t cols = std::min<int64_t>(NR, N - col);
-              T* c = C + row * ldc + col;
-              if (rows == MR && cols == NR) {
-                uk.run(kc, ap + ir * kc * MR, bp + jr * kc * NR, c, ldc, beta);
-                continue;
-              }
-              uk.run(kc, ap + ir * kc * MR, bp + jr * kc * NR, edge, NR, false);
-              for (int64_t i = 0; i < rows; ++i)
-                for (int64_t j = 0; j < cols; ++j)
-                  c[i * ldc + j] = beta ? c[i * ldc + j] + edge[i * NR + j] : edge[i * NR + j];
+              const int cols = static_cast<int>(std::min<int64_t>(NR, N - col));
+              int64_t ldb = 0;
+              const T* b = b_panel(jr, ldb);
+              uk.run(kc, apanels + ir * kc * MR, b, ldb, C + row * ldc + col, ldc, beta, rows, cols);
             }
           }
         };
@@ -192,20 +213,11 @@ void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_
 
 template <class T>
 MicroKernel<T> choose(MicroKernel<T> (*avx512)(), MicroKernel<T> (*avx2)(), MicroKernel<T> (*generic)()) {
-  const char* forced = std::getenv("KILN_TBB_ISA");
-  const bool allow512 = !forced || std::strcmp(forced, "avx512") == 0;
-  const bool allow2 = !forced || std::strcmp(forced, "generic") != 0;
-#if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (allow512 && __builtin_cpu_supports("avx512f")) return avx512();
-  if (allow2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return avx2();
-#else
-  (void)avx512;
-  (void)avx2;
-  (void)allow512;
-  (void)allow2;
-#endif
-  return generic();
+  switch (cpu_isa()) {
+    case Isa::avx512: return avx512();
+    case Isa::avx2: return avx2();
+    default: return generic();
+  }
 }
 
 }  // namespace
@@ -223,11 +235,43 @@ const char* gemm_isa() { return sgemm_kernel().isa; }
 template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_t a_cs, const T* B, int64_t b_rs,
           int64_t b_cs, T* C, int64_t ldc, bool accumulate, bool parallel) {
-  gemm_impl(M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, C, ldc, accumulate, parallel);
+  gemm_impl<T>(M, N, K, A, a_rs, a_cs, nullptr, B, b_rs, b_cs, N, C, ldc, accumulate, parallel);
 }
+
+// Layout: for each depth block starting at pc (depth kc), the MR-row micro-panels of all of A,
+// panel p at pc * Mpad + p * kc * MR: what gemm_impl packs per call, kept.
+template <class T>
+PackedA<T>::PackedA(int64_t M, int64_t K, const T* A, int64_t a_rs, int64_t a_cs) : rows_(M), depth_(K) {
+  const MicroKernel<T>& uk = kernel_for<T>();
+  const int MR = uk.mr;
+  const int64_t Mpad = (M + MR - 1) / MR * MR;
+  data_.resize(static_cast<size_t>(std::max<int64_t>(0, K) * Mpad));
+  if (M <= 0 || K <= 0) return;
+  const int64_t KC = depth_block(K, uk);
+  for (int64_t pc = 0; pc < K; pc += KC) {
+    const int64_t kc = std::min(KC, K - pc);
+    for (int64_t p = 0; p * MR < M; ++p)
+      pack_a(A + p * MR * a_rs + pc * a_cs, a_rs, a_cs, std::min<int64_t>(MR, M - p * MR), kc, MR,
+             data_.data() + pc * Mpad + p * kc * MR);
+  }
+}
+
+template <class T>
+void gemm(const PackedA<T>& A, int64_t N, const T* B, int64_t b_rs, int64_t b_cs, int64_t b_readable, T* C,
+          int64_t ldc, bool accumulate, bool parallel) {
+  gemm_impl<T>(A.rows(), N, A.depth(), nullptr, 0, 0, A.data(), B, b_rs, b_cs, std::max(b_readable, N), C, ldc,
+               accumulate, parallel);
+}
+
 template void gemm<float>(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*, int64_t, int64_t,
                           float*, int64_t, bool, bool);
 template void gemm<double>(int64_t, int64_t, int64_t, const double*, int64_t, int64_t, const double*, int64_t,
                            int64_t, double*, int64_t, bool, bool);
+template class PackedA<float>;
+template class PackedA<double>;
+template void gemm<float>(const PackedA<float>&, int64_t, const float*, int64_t, int64_t, int64_t, float*, int64_t,
+                          bool, bool);
+template void gemm<double>(const PackedA<double>&, int64_t, const double*, int64_t, int64_t, int64_t, double*,
+                           int64_t, bool, bool);
 
 }  // namespace kiln::tbbk

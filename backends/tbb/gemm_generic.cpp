@@ -6,16 +6,17 @@ namespace kiln::tbbk {
 namespace {
 
 template <class T, int MR, int NR>
-void gemm_generic(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, bool accumulate) {
+void gemm_generic(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate, int rows,
+                  int cols) {
   T acc[MR][NR] = {};
   for (int64_t k = 0; k < kc; ++k) {
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[j];
     a += MR;
-    b += NR;
+    b += ldb;
   }
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 //   KILN_NUM_THREADS=1 ./kiln_kernel_bench     # single thread (tbb, blas and direct cblas)
 //   KILN_NUM_THREADS=2 ./kiln_kernel_bench     # the machine's 2 cores
 //
-// GEMM 64..2048 (tbb vs blas vs cblas), LeNet's convolutions forward and backward, the dispatch
+// GEMM 64..2048 (tbb vs blas vs cblas), LeNet's convolutions forward and backward and its max
+// pools (batches of 64 and 1000), the dispatch
 // overhead of a 16-element add, softmax and a sum reduction.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -136,7 +137,7 @@ BENCHMARK(BM_gemm_cblas) KILN_GEMM_SIZES;
 BENCHMARK(BM_dgemm_tbb)->Arg(512)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_dgemm_cblas)->Arg(512)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
-// ---- LeNet convolutions, batch 64: conv1 1->6 5x5 pad 2 on 28x28, conv2 6->16 5x5 on 14x14 ----
+// ---- LeNet convolutions, batch 64 (training) and 1000 (inference): conv1 1->6 5x5 pad 2 on 28x28, conv2 6->16 5x5 on 14x14 ----
 struct ConvLayer {
   int64_t c, h, o, pad, oh;
 };
@@ -144,7 +145,7 @@ constexpr ConvLayer kLenet[] = {{1, 28, 6, 2, 28}, {6, 14, 16, 0, 10}};
 
 void conv_via(benchmark::State& state, const Plugin& p, kiln_op op) {
   const ConvLayer& L = kLenet[state.range(0)];
-  const int64_t n = 64;
+  const int64_t n = state.range(1);
   Tensor x(KILN_DTYPE_FLOAT32, {n, L.c, L.h, L.h}), w(KILN_DTYPE_FLOAT32, {L.o, L.c, 5, 5});
   Tensor y(KILN_DTYPE_FLOAT32, {n, L.o, L.oh, L.oh});
   const kiln_conv2d_attrs attrs{{1, 1}, {L.pad, L.pad}, {1, 1}, 1};
@@ -162,13 +163,34 @@ void BM_conv_bwd_input_tbb(benchmark::State& s) { conv_via(s, tbb(), KILN_OP_CON
 void BM_conv_bwd_input_blas(benchmark::State& s) { conv_via(s, blas(), KILN_OP_CONV2D_BACKWARD_INPUT); }
 void BM_conv_bwd_weight_tbb(benchmark::State& s) { conv_via(s, tbb(), KILN_OP_CONV2D_BACKWARD_WEIGHT); }
 void BM_conv_bwd_weight_blas(benchmark::State& s) { conv_via(s, blas(), KILN_OP_CONV2D_BACKWARD_WEIGHT); }
-#define KILN_LENET ->ArgName("lenet_conv")->DenseRange(0, 1)->Unit(benchmark::kMicrosecond)->UseRealTime()
+#define KILN_LENET \
+  ->ArgNames({"lenet_conv", "batch"})->ArgsProduct({{0, 1}, {64, 1000}})->Unit(benchmark::kMicrosecond)->UseRealTime()
 BENCHMARK(BM_conv_fwd_tbb) KILN_LENET;
 BENCHMARK(BM_conv_fwd_blas) KILN_LENET;
 BENCHMARK(BM_conv_bwd_input_tbb) KILN_LENET;
 BENCHMARK(BM_conv_bwd_input_blas) KILN_LENET;
 BENCHMARK(BM_conv_bwd_weight_tbb) KILN_LENET;
 BENCHMARK(BM_conv_bwd_weight_blas) KILN_LENET;
+
+// ---- LeNet's max pools (2x2 stride 2 after conv1 and conv2), batch 1000 ----
+void maxpool_via(benchmark::State& state, kiln_op op) {
+  const ConvLayer& L = kLenet[state.range(0)];
+  const int64_t n = state.range(1), ph = L.oh / 2;
+  Tensor x(KILN_DTYPE_FLOAT32, {n, L.o, L.oh, L.oh}), y(KILN_DTYPE_FLOAT32, {n, L.o, ph, ph}, false);
+  Tensor idx(KILN_DTYPE_INT64, {n, L.o, ph, ph}, false);
+  const kiln_pool2d_attrs attrs{{2, 2}, {2, 2}, {0, 0}, {1, 1}, 0, 1};
+  launch(state, tbb(), KILN_OP_MAXPOOL2D, {&x}, {&y, &idx}, &attrs);  // valid indices for the backward
+  for (auto _ : state) {
+    if (op == KILN_OP_MAXPOOL2D) launch(state, tbb(), op, {&x}, {&y, &idx}, &attrs);
+    else launch(state, tbb(), op, {&y, &idx}, {&x}, &attrs);
+  }
+  state.counters["elem/s"] = benchmark::Counter(static_cast<double>(n * L.o * L.oh * L.oh),
+                                                 benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+void BM_maxpool_tbb(benchmark::State& s) { maxpool_via(s, KILN_OP_MAXPOOL2D); }
+void BM_maxpool_bwd_tbb(benchmark::State& s) { maxpool_via(s, KILN_OP_MAXPOOL2D_BACKWARD); }
+BENCHMARK(BM_maxpool_tbb) KILN_LENET;
+BENCHMARK(BM_maxpool_bwd_tbb) KILN_LENET;
 
 // ---- dispatch overhead: a 16-element float add through launch() ----
 void BM_add16_tbb(benchmark::State& state) {
