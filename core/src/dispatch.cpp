@@ -322,7 +322,12 @@ void run(kiln_op op, const Device& device, std::initializer_list<Tensor> inputs,
 }
 
 bool backend_supports(kiln_op op, const Device& device, const std::vector<int32_t>& dtypes) {
-  return supports(device.entry(), op, dtypes, nullptr);
+  BackendEntry* b = device.entry();
+  if (supports(b, op, dtypes, nullptr)) return true;
+  if (!b->host_accessible) return false;
+  for (BackendEntry* h : Registry::get().host_backends())  // run's fallback in the same memory
+    if (h != b && supports(h, op, dtypes, nullptr)) return true;
+  return false;
 }
 
 void run_exact(BackendEntry* b, kiln_op op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,

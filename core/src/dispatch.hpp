@@ -57,8 +57,10 @@ std::vector<int32_t> op_signature(kiln_op op, DType dtype);
 // device backend (Note [Fallback] in dispatch.cpp). Throws BackendError / DeviceError.
 void run(kiln_op op, const Device& device, std::initializer_list<Tensor> inputs,
          std::initializer_list<Tensor> outputs, const void* attrs = nullptr);
-// True if device's own backend runs op for these dtypes (inputs then outputs), so a caller can
-// compose an op a backend lacks (MUL_ADD from MUL and ADD) instead of taking the host fallback.
+// True if op runs for these dtypes (inputs then outputs) in device's memory without copies: on
+// its own backend, or for host memory on another host backend (blas hands its non-GEMM ops to
+// tbb). A caller composes an op for which this is false (MUL_ADD from MUL and ADD) instead of
+// taking the copying fallback.
 bool backend_supports(kiln_op op, const Device& device, const std::vector<int32_t>& dtypes);
 // As run, but on one specific backend with no fallback (the conformance suite uses it).
 void run_exact(BackendEntry* backend, kiln_op op, const std::vector<Tensor>& inputs,
