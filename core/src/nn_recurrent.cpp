@@ -104,6 +104,20 @@ std::string suffix(int64_t layer, int dir) { return "_l" + std::to_string(layer)
 // steps of a [T, B, G] projection with select() would cost T full-size buffers in the backward
 // pass (O(T^2)) and the four gates of each step four more. unbind() and chunk() record one
 // autograd node for all the pieces instead, whose backward is a single stack / cat.
+// The gradients of equally shaped pieces, with zeros of part_shape for the pieces no path used
+// (at least one is defined: the node only runs when some output got a gradient).
+std::vector<Tensor> zeros_for_undefined(const std::vector<Tensor>& g, const Shape& part_shape) {
+  const Tensor* any = nullptr;
+  for (const Tensor& gi : g)
+    if (gi.defined()) {
+      any = &gi;
+      break;
+    }
+  std::vector<Tensor> grads(g.begin(), g.end());
+  for (Tensor& gi : grads)
+    if (!gi.defined() && any != nullptr) gi = zeros(part_shape, {.dtype = any->dtype(), .device = any->device()});
+  return grads;
+}
 std::vector<Tensor> unbind(const Tensor& x) {
   Tensor base = x.detach();
   std::vector<Tensor> parts;
@@ -111,16 +125,7 @@ std::vector<Tensor> unbind(const Tensor& x) {
   if (autograd::needs_grad({x})) {
     Shape part_shape = parts[0].shape();
     autograd::record("unbind", {x}, parts, [part_shape](const std::vector<Tensor>& g) {
-      std::vector<Tensor> grads(g.begin(), g.end());
-      for (auto& gi : grads)
-        if (!gi.defined()) {
-          for (const Tensor& any : g)
-            if (any.defined()) {
-              gi = zeros(part_shape, {.dtype = any.dtype(), .device = any.device()});
-              break;
-            }
-        }
-      return std::vector<Tensor>{stack(grads, 0)};
+      return std::vector<Tensor>{stack(zeros_for_undefined(g, part_shape), 0)};
     });
   }
   return parts;
@@ -134,16 +139,7 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t n) {
   if (autograd::needs_grad({x})) {
     Shape part_shape = parts[0].shape();
     autograd::record("chunk", {x}, parts, [part_shape](const std::vector<Tensor>& g) {
-      std::vector<Tensor> grads(g.begin(), g.end());
-      for (auto& gi : grads)
-        if (!gi.defined()) {
-          for (const Tensor& any : g)
-            if (any.defined()) {
-              gi = zeros(part_shape, {.dtype = any.dtype(), .device = any.device()});
-              break;
-            }
-        }
-      return std::vector<Tensor>{cat(grads, 1)};
+      return std::vector<Tensor>{cat(zeros_for_undefined(g, part_shape), 1)};
     });
   }
   return parts;

@@ -3,6 +3,8 @@
 #include <kiln/text/bpe.hpp>
 #include <kiln/text/utf8.hpp>
 
+#include "json_file.hpp"
+
 #include <nlohmann/json.hpp>
 #include <unicode/uchar.h>
 
@@ -389,30 +391,11 @@ void ByteBPE::save(const std::string& path) const {
   nlohmann::json merges = nlohmann::json::array();
   for (auto [l, r] : merges_) merges.push_back(token_str_[l] + " " + token_str_[r]);
   j["merges"] = merges;
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    KILN_CHECK(f.good(), DataError, tmp, ": cannot open for writing");
-    f << j.dump(1) << "\n";
-    KILN_CHECK(f.good(), DataError, tmp, ": write failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  KILN_CHECK(!ec, DataError, path, ": cannot rename ", tmp, " into place: ", ec.message());
+  json_file::write_json_file(path, j);
 }
 
 ByteBPE ByteBPE::load(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  KILN_CHECK(f.good(), DataError, path, ": cannot open the BPE file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw DataError(detail::concat(path, ": not a BPE file (JSON error at byte ", e.byte, ": ", e.what(), ")"));
-  }
-  KILN_CHECK(j.is_object() && j.value("format", "") == "kiln-byte-bpe", DataError, path,
-             ": not a BPE file (expected \"format\": \"kiln-byte-bpe\")");
-  KILN_CHECK(j.value("version", 0) == 1, DataError, path, ": unsupported BPE file version ", j.value("version", 0));
+  const nlohmann::json j = json_file::read_json_file(path, "BPE file", "kiln-byte-bpe", 1);
   KILN_CHECK(j.contains("merges") && j["merges"].is_array(), DataError, path, ": \"merges\" must be an array");
   std::vector<std::string> specials;
   if (j.contains("special_tokens")) {

@@ -1,6 +1,8 @@
 #include <kiln/error.hpp>
 #include <kiln/text/vocab.hpp>
 
+#include "json_file.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -77,30 +79,11 @@ void Vocab::save(const std::string& path) const {
   j["version"] = 1;
   j["default_index"] = default_index_ ? nlohmann::ordered_json(*default_index_) : nlohmann::ordered_json(nullptr);
   j["tokens"] = itos_;
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    KILN_CHECK(f.good(), DataError, tmp, ": cannot open for writing");
-    f << j.dump(1) << "\n";
-    KILN_CHECK(f.good(), DataError, tmp, ": write failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  KILN_CHECK(!ec, DataError, path, ": cannot rename ", tmp, " into place: ", ec.message());
+  json_file::write_json_file(path, j);
 }
 
 Vocab Vocab::load(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  KILN_CHECK(f.good(), DataError, path, ": cannot open the vocabulary file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw DataError(detail::concat(path, ": not a vocabulary file (JSON error at byte ", e.byte, ")"));
-  }
-  KILN_CHECK(j.is_object() && j.value("format", "") == "kiln-vocab", DataError, path,
-             ": not a vocabulary file (expected \"format\": \"kiln-vocab\")");
-  KILN_CHECK(j.value("version", 0) == 1, DataError, path, ": unsupported vocabulary version ", j.value("version", 0));
+  const nlohmann::json j = json_file::read_json_file(path, "vocabulary file", "kiln-vocab", 1);
   KILN_CHECK(j.contains("tokens") && j["tokens"].is_array(), DataError, path, ": \"tokens\" must be an array");
   std::vector<std::string> tokens;
   for (size_t i = 0; i < j["tokens"].size(); ++i) {
