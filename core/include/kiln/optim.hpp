@@ -72,6 +72,16 @@ class SGD : public Optimizer {
   struct Scalar {
     Tensor tensor;
     double value = 0;
+    Scalar() = default;
+    // A copied optimizer (Model::compile takes one by value) makes its own tensors: sharing one
+    // would let either copy's refill change the other's step.
+    Scalar(const Scalar&) {}
+    Scalar& operator=(const Scalar&) {
+      tensor = Tensor();
+      return *this;
+    }
+    Scalar(Scalar&&) = default;
+    Scalar& operator=(Scalar&&) = default;
   };
   Scalar scalars_[2];
   const Tensor& scalar(int slot, double value, const Tensor& like);

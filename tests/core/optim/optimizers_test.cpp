@@ -71,6 +71,21 @@ TEST(SGD, Nesterov) {
                ValueError);
 }
 
+TEST(SGD, CopiesKeepTheirOwnLearningRate) {
+  // The fused update keeps -lr in a one-element tensor; a copy (Model::compile takes optimizers by
+  // value) must not share it: here the original's lr changes and the copy's must not follow.
+  Tensor p = values({1, -2}, {2}).set_requires_grad();
+  optim::SGD a({p}, 0.1);
+  p.set_grad(values(kGrads[0], {2}));
+  a.step();  // p = [0.95, -1.9]
+  optim::SGD b = a;
+  a.param_groups()[0].lr = 0.5;
+  p.set_grad(values(kGrads[1], {2}));
+  a.step();  // p -= 0.5 [0.2, 0.3] -> [0.85, -2.05]
+  b.step();  // p -= 0.1 [0.2, 0.3] -> [0.83, -2.08]
+  EXPECT_TRUE(values_near(p.detach(), {0.83, -2.08}, {2}));
+}
+
 TEST(SGD, WeightDecay) {
   // d = g + 0.1 p: d1 = [0.5 + 0.1, -1 - 0.2] = [0.6, -1.2], p1 = [0.94, -1.88]
   EXPECT_TRUE(values_near(three_steps(make<optim::SGD>(0.1, optim::SGDOptions{.weight_decay = 0.1})),
