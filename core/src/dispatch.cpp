@@ -42,11 +42,15 @@ bool strict_backend() {
   return strict;
 }
 
-void log_once(kiln_log_level level, kiln_op op, const BackendEntry* from, const std::string& message) {
+// Logs the message of (op, backend) the first time only. The message is built only then: a
+// fallback op runs on every call (blas hands every pointwise op to tbb), and building its text
+// each time cost more than the dispatch itself.
+template <typename MakeMessage>
+void log_once(kiln_log_level level, kiln_op op, const BackendEntry* from, MakeMessage&& make_message) {
   static std::mutex mutex;
   static std::set<std::pair<int, const BackendEntry*>> seen;
   std::lock_guard lock(mutex);
-  if (seen.insert({static_cast<int>(op), from}).second) log(level, message);
+  if (seen.insert({static_cast<int>(op), from}).second) log(level, make_message());
 }
 
 std::string dtype_list(const std::vector<int32_t>& dtypes) {
@@ -279,9 +283,10 @@ void run(kiln_op op, const Device& device, std::initializer_list<Tensor> inputs,
   if (b->host_accessible) {
     for (BackendEntry* h : Registry::get().host_backends()) {
       if (h == b || !supports(h, op, dtypes, attrs)) continue;
-      log_once(KILN_LOG_INFO, op, b,
-               std::string("op '") + op_name(op) + "' " + dtype_list(dtypes) + " is not in backend '" + b->name +
-                   "'; running it on '" + h->name + "' in the same host memory");
+      log_once(KILN_LOG_INFO, op, b, [&] {
+        return std::string("op '") + op_name(op) + "' " + dtype_list(dtypes) + " is not in backend '" + b->name +
+               "'; running it on '" + h->name + "' in the same host memory";
+      });
       launch_on(h, h->device(0), op, descs, inputs.size(), attrs, dtypes);
       return;
     }
@@ -293,9 +298,10 @@ void run(kiln_op op, const Device& device, std::initializer_list<Tensor> inputs,
   const auto& hosts = Registry::get().host_backends();
   KILN_CHECK(!hosts.empty(), BackendError, "op '", op_name(op), "' ", dtype_list(dtypes),
              " is not supported by backend '", b->name, "' and no host backend is loaded to fall back to");
-  log_once(KILN_LOG_WARN, op, b,
-           std::string("op '") + op_name(op) + "' " + dtype_list(dtypes) + " is not in backend '" + b->name +
-               "'; copying to the host and back for it (set KILN_STRICT_BACKEND=1 to make this an error)");
+  log_once(KILN_LOG_WARN, op, b, [&] {
+    return std::string("op '") + op_name(op) + "' " + dtype_list(dtypes) + " is not in backend '" + b->name +
+           "'; copying to the host and back for it (set KILN_STRICT_BACKEND=1 to make this an error)";
+  });
   Device host(hosts.front(), 0);
   std::vector<Tensor> host_outputs;
   // Outputs of COPY/FILL may be views whose current contents matter: start from their values.
