@@ -260,39 +260,62 @@ void check_same_device(const char* op, std::initializer_list<Tensor> tensors) {
   }
 }
 
+namespace {
+// The dtypes (inputs then outputs) and descriptors of one launch.
+struct LaunchArgs {
+  std::vector<int32_t> dtypes;
+  std::vector<kiln_tensor_desc> descs;
+  size_t num_inputs;
+  LaunchArgs(std::initializer_list<Tensor> inputs, std::initializer_list<Tensor> outputs) : num_inputs(inputs.size()) {
+    dtypes.reserve(inputs.size() + outputs.size());
+    descs.reserve(inputs.size() + outputs.size());
+    for (const Tensor& t : inputs) {
+      dtypes.push_back(static_cast<int32_t>(t.dtype()));
+      descs.push_back(describe(t));
+    }
+    for (const Tensor& t : outputs) {
+      dtypes.push_back(static_cast<int32_t>(t.dtype()));
+      descs.push_back(describe(t));
+    }
+  }
+};
+
+// Launches op where it needs no copy: on b, or for host memory on another host backend (the
+// fallback in the same memory). False, with nothing launched, if neither runs it.
+bool launch_without_copy(BackendEntry* b, DeviceEntry& dev, kiln_op op, const LaunchArgs& args, const void* attrs) {
+  if (supports(b, op, args.dtypes, attrs)) {
+    launch_on(b, dev, op, args.descs, args.num_inputs, attrs, args.dtypes);
+    return true;
+  }
+  if (!b->host_accessible) return false;
+  for (BackendEntry* h : Registry::get().host_backends()) {
+    if (h == b || !supports(h, op, args.dtypes, attrs)) continue;
+    log_once(KILN_LOG_INFO, op, b, [&] {
+      return std::string("op '") + op_name(op) + "' " + dtype_list(args.dtypes) + " is not in backend '" + b->name +
+             "'; running it on '" + h->name + "' in the same host memory";
+    });
+    launch_on(h, h->device(0), op, args.descs, args.num_inputs, attrs, args.dtypes);
+    return true;
+  }
+  return false;
+}
+}  // namespace
+
+bool run_without_copy(kiln_op op, const Device& device, std::initializer_list<Tensor> inputs,
+                      std::initializer_list<Tensor> outputs, const void* attrs) {
+  BackendEntry* b = device.entry();
+  return launch_without_copy(b, b->device(device.index()), op, LaunchArgs(inputs, outputs), attrs);
+}
+
 void run(kiln_op op, const Device& device, std::initializer_list<Tensor> inputs,
          std::initializer_list<Tensor> outputs, const void* attrs) {
   BackendEntry* b = device.entry();
   DeviceEntry& dev = b->device(device.index());
-  std::vector<int32_t> dtypes;
-  std::vector<kiln_tensor_desc> descs;
-  dtypes.reserve(inputs.size() + outputs.size());
-  descs.reserve(inputs.size() + outputs.size());
-  for (const Tensor& t : inputs) {
-    dtypes.push_back(static_cast<int32_t>(t.dtype()));
-    descs.push_back(describe(t));
-  }
-  for (const Tensor& t : outputs) {
-    dtypes.push_back(static_cast<int32_t>(t.dtype()));
-    descs.push_back(describe(t));
-  }
-  if (supports(b, op, dtypes, attrs)) {
-    launch_on(b, dev, op, descs, inputs.size(), attrs, dtypes);
-    return;
-  }
-  if (b->host_accessible) {
-    for (BackendEntry* h : Registry::get().host_backends()) {
-      if (h == b || !supports(h, op, dtypes, attrs)) continue;
-      log_once(KILN_LOG_INFO, op, b, [&] {
-        return std::string("op '") + op_name(op) + "' " + dtype_list(dtypes) + " is not in backend '" + b->name +
-               "'; running it on '" + h->name + "' in the same host memory";
-      });
-      launch_on(h, h->device(0), op, descs, inputs.size(), attrs, dtypes);
-      return;
-    }
-    throw BackendError(std::string("op '") + op_name(op) + "' " + dtype_list(dtypes) +
-                       " is not supported by backend '" + b->name + "' nor by any other loaded host backend");
-  }
+  const LaunchArgs args(inputs, outputs);
+  if (launch_without_copy(b, dev, op, args, attrs)) return;
+  const std::vector<int32_t>& dtypes = args.dtypes;
+  KILN_CHECK(!b->host_accessible, BackendError, "op '", op_name(op), "' ", dtype_list(dtypes),
+             " is not supported by backend '", b->name, "' nor by any other loaded host backend");
   KILN_CHECK(!strict_backend(), BackendError, "op '", op_name(op), "' ", dtype_list(dtypes),
              " is not supported by backend '", b->name, "' and KILN_STRICT_BACKEND=1 forbids the host fallback");
   const auto& hosts = Registry::get().host_backends();
@@ -325,15 +348,6 @@ void run(kiln_op op, const Device& device, std::initializer_list<Tensor> inputs,
     Tensor out = t;
     out.copy_(host_outputs[k++]);
   }
-}
-
-bool backend_supports(kiln_op op, const Device& device, const std::vector<int32_t>& dtypes) {
-  BackendEntry* b = device.entry();
-  if (supports(b, op, dtypes, nullptr)) return true;
-  if (!b->host_accessible) return false;
-  for (BackendEntry* h : Registry::get().host_backends())  // run's fallback in the same memory
-    if (h != b && supports(h, op, dtypes, nullptr)) return true;
-  return false;
 }
 
 void run_exact(BackendEntry* b, kiln_op op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,

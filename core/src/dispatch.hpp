@@ -57,11 +57,11 @@ std::vector<int32_t> op_signature(kiln_op op, DType dtype);
 // device backend (Note [Fallback] in dispatch.cpp). Throws BackendError / DeviceError.
 void run(kiln_op op, const Device& device, std::initializer_list<Tensor> inputs,
          std::initializer_list<Tensor> outputs, const void* attrs = nullptr);
-// True if op runs for these dtypes (inputs then outputs) in device's memory without copies: on
-// its own backend, or for host memory on another host backend (blas hands its non-GEMM ops to
-// tbb). A caller composes an op for which this is false (MUL_ADD from MUL and ADD) instead of
-// taking the copying fallback.
-bool backend_supports(kiln_op op, const Device& device, const std::vector<int32_t>& dtypes);
+// As run, but only where no copy is needed: on device's backend, or for host memory on another
+// host backend (blas hands its non-GEMM ops to tbb). False, with nothing launched, otherwise: the
+// caller then composes the op (MUL_ADD from MUL and ADD) instead of taking the copying fallback.
+bool run_without_copy(kiln_op op, const Device& device, std::initializer_list<Tensor> inputs,
+                      std::initializer_list<Tensor> outputs, const void* attrs = nullptr);
 // As run, but on one specific backend with no fallback (the conformance suite uses it).
 void run_exact(BackendEntry* backend, kiln_op op, const std::vector<Tensor>& inputs,
                const std::vector<Tensor>& outputs, const void* attrs);

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "dispatch.hpp"
+#include "in_place.hpp"
 
 namespace kiln::nn::functional {
 
@@ -45,9 +45,8 @@ void update_running(Tensor& running, const Tensor& stat, double momentum, double
     running.copy_(add(mul(running, 1.0 - momentum), mul(stat, momentum * scale)));
     return;
   }
-  kiln_scalar_attrs keep{1.0 - momentum, 0};
-  detail::run(KILN_OP_MUL_SCALAR, running.device(), {running}, {running}, &keep);
-  detail::run(KILN_OP_ADD, running.device(), {running, mul(stat, momentum * scale)}, {running});
+  detail::scale_in_place(running, 1.0 - momentum);
+  detail::add_scaled_in_place(running, stat, momentum * scale);
 }
 }  // namespace
 

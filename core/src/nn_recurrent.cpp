@@ -99,11 +99,6 @@ std::string EmbeddingBagImpl::extra_repr() const {
 namespace {
 std::string suffix(int64_t layer, int dir) { return "_l" + std::to_string(layer) + (dir ? "_reverse" : ""); }
 
-// Note [One node for many slices]
-// A view op's backward writes its gradient into zeros shaped like the whole input, so taking the T
-// steps of a [T, B, G] projection with select() would cost T full-size buffers in the backward
-// pass (O(T^2)) and the four gates of each step four more. unbind() and chunk() record one
-// autograd node for all the pieces instead, whose backward is a single stack / cat.
 // The gradients of equally shaped pieces, with zeros of part_shape for the pieces no path used
 // (at least one is defined: the node only runs when some output got a gradient).
 std::vector<Tensor> zeros_for_undefined(const std::vector<Tensor>& g, const Shape& part_shape) {
@@ -118,6 +113,12 @@ std::vector<Tensor> zeros_for_undefined(const std::vector<Tensor>& g, const Shap
     if (!gi.defined() && any != nullptr) gi = zeros(part_shape, {.dtype = any->dtype(), .device = any->device()});
   return grads;
 }
+
+// Note [One node for many slices]
+// A view op's backward writes its gradient into zeros shaped like the whole input, so taking the T
+// steps of a [T, B, G] projection with select() would cost T full-size buffers in the backward
+// pass (O(T^2)) and the four gates of each step four more. unbind() and chunk() record one
+// autograd node for all the pieces instead, whose backward is a single stack / cat.
 std::vector<Tensor> unbind(const Tensor& x) {
   Tensor base = x.detach();
   std::vector<Tensor> parts;

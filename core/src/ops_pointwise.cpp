@@ -190,12 +190,9 @@ KILN_UNARY(sin, KILN_OP_SIN, true, return G{mul(g[0], cos(xd))};)
 KILN_UNARY(cos, KILN_OP_COS, true, return G{neg(mul(g[0], sin(xd)))};)
 KILN_UNARY(relu, KILN_OP_RELU, false, {
   // One pass where the backend has RELU_BACKWARD (three: compare, cast, multiply, without it).
-  const int32_t d = static_cast<int32_t>(xd.dtype());
-  if (is_floating(xd.dtype()) && g[0].dtype() == xd.dtype() && g[0].shape() == xd.shape() &&
-      detail::backend_supports(KILN_OP_RELU_BACKWARD, xd.device(), {d, d, d})) {
+  if (is_floating(xd.dtype()) && g[0].dtype() == xd.dtype()) {
     Tensor dx = detail::make_tensor(xd.shape(), xd.dtype(), xd.device());
-    detail::run(KILN_OP_RELU_BACKWARD, xd.device(), {g[0], xd}, {dx});
-    return G{dx};
+    if (detail::run_without_copy(KILN_OP_RELU_BACKWARD, xd.device(), {g[0], xd}, {dx})) return G{dx};
   }
   return G{mul(g[0], gt(xd, 0.0).to(g[0].dtype()))};
 })
@@ -280,14 +277,13 @@ Tensor mul_add(const Tensor& x, const Tensor& y, const Tensor& z) {
   detail::check_same_device("mul_add", {x, y, z});
   DType t = promote_types(promote_types(x.dtype(), y.dtype()), z.dtype());
   Shape shape = broadcast_shapes(broadcast_shapes(x.shape(), y.shape(), "mul_add"), z.shape(), "mul_add");
-  const int32_t d = static_cast<int32_t>(t);
-  if (!is_floating(t) || !detail::backend_supports(KILN_OP_MUL_ADD, x.device(), {d, d, d, d}))
-    return add(mul(x, y), z);  // the backend lacks the fused op (or integers): two passes
+  if (!is_floating(t)) return add(mul(x, y), z);  // MUL_ADD takes float dtypes only
   Tensor out = detail::make_tensor(shape, t, x.device());
-  detail::run(KILN_OP_MUL_ADD, x.device(),
-              {as_dtype(x.detach(), t).expand(shape), as_dtype(y.detach(), t).expand(shape),
-               as_dtype(z.detach(), t).expand(shape)},
-              {out});
+  if (!detail::run_without_copy(KILN_OP_MUL_ADD, x.device(),
+                                {as_dtype(x.detach(), t).expand(shape), as_dtype(y.detach(), t).expand(shape),
+                                 as_dtype(z.detach(), t).expand(shape)},
+                                {out}))
+    return add(mul(x, y), z);  // no backend here has the fused op: two passes
   if (needs_grad({x, y, z})) {
     Tensor xd = x.detach(), yd = y.detach();
     record("mul_add", {x, y, z}, {out}, [xd, yd](const G& g) { return G{mul(g[0], yd), mul(g[0], xd), g[0]}; });

@@ -5,6 +5,7 @@
 #include <kiln/optim.hpp>
 
 #include "dispatch.hpp"
+#include "in_place.hpp"
 
 #include <cmath>
 
@@ -92,29 +93,6 @@ void assign(const Tensor& p, const Tensor& value) {
 // with momentum and -lr as one-element device tensors refilled only when they change: two
 // launches per parameter (four with MUL and ADD, seven with temporaries), which is what a
 // launch-bound step on a GPU pays for.
-// t <- t * s
-void scale_in_place(const Tensor& t, double s) {
-  kiln_scalar_attrs attrs{s, 0};
-  detail::run(KILN_OP_MUL_SCALAR, t.device(), {t}, {t}, &attrs);
-}
-// t <- t + x * s (x of t's shape, dtype and device)
-void add_scaled_in_place(const Tensor& t, const Tensor& x, double s) {
-  KILN_ASSERT(x.shape() == t.shape() && x.dtype() == t.dtype() && x.device() == t.device(),
-              "add_scaled_in_place: operands differ");
-  Tensor term = s == 1.0 ? x : mul(x, s);
-  detail::run(KILN_OP_ADD, t.device(), {t, term}, {t});
-}
-// out <- x * s + z in one launch, out being x or z and s a one-element tensor, if the backend has
-// MUL_ADD; false (nothing done) if not.
-bool mul_add_in_place(const Tensor& out, const Tensor& x, const Tensor& s, const Tensor& z) {
-  const int32_t d = static_cast<int32_t>(out.dtype());
-  for (const Tensor* t : {&x, &z})
-    if (t->shape() != out.shape() || t->dtype() != out.dtype() || t->device() != out.device()) return false;
-  if (s.device() != out.device() || !detail::backend_supports(KILN_OP_MUL_ADD, out.device(), {d, d, d, d}))
-    return false;
-  detail::run(KILN_OP_MUL_ADD, out.device(), {x, s.expand(out.shape()), z}, {out});
-  return true;
-}
 }  // namespace
 
 // ---------------------------------------------------------------- SGD
@@ -156,15 +134,16 @@ void SGD::step() {
         auto it = state_.find(key);
         if (it == state_.end()) {
           it = state_.emplace(key, d.clone()).first;  // first step: buf = d (PyTorch)
-        } else if (dampening != 0 || !mul_add_in_place(it->second, it->second, scalar(0, momentum, d), d)) {
-          scale_in_place(it->second, momentum);  // buf = buf * momentum + d * (1 - dampening)
-          add_scaled_in_place(it->second, d, 1.0 - dampening);
+        } else if (dampening != 0 || !detail::mul_add_in_place(it->second, it->second, scalar(0, momentum, d), d)) {
+          detail::scale_in_place(it->second, momentum);  // buf = buf * momentum + d * (1 - dampening)
+          detail::add_scaled_in_place(it->second, d, 1.0 - dampening);
         }
         const Tensor& buf = it->second;
         d = nesterov ? add(d, mul(buf, momentum)) : buf;
       }
       if (d.shape() == p.shape() && d.dtype() == p.dtype()) {
-        if (!mul_add_in_place(p.detach(), d, scalar(1, -g.lr, p), p.detach())) add_scaled_in_place(p.detach(), d, -g.lr);
+        if (!detail::mul_add_in_place(p.detach(), d, scalar(1, -g.lr, p), p.detach()))
+          detail::add_scaled_in_place(p.detach(), d, -g.lr);
       } else {
         assign(p, add(p.detach(), mul(d, -g.lr)));
       }
