@@ -1,4 +1,4 @@
-// Entry points of the tbb backend's op families (one .cpp each), called by tbb_backend.cpp.
+// Entry points of the tbb backend's op families (one .cpp each), called by backend.cpp.
 #ifndef KILN_BACKENDS_TBB_OPS_HPP
 #define KILN_BACKENDS_TBB_OPS_HPP
 

@@ -1,7 +1,7 @@
 // MATMUL through cblas_sgemm / cblas_dgemm, one call per batch entry. An operand whose strides
 // describe a row-major or column-major matrix is passed as is (NoTrans / Trans with its leading
 // dimension); any other layout (broadcast rows, gaps in both dims) is packed first.
-#include "blas_common.hpp"
+#include "common.hpp"
 
 namespace kiln::blas {
 namespace {

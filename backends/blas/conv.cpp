@@ -5,7 +5,7 @@
 //   weight   dw[g]   += dy[n, g] * col^T
 #include <algorithm>
 
-#include "blas_common.hpp"
+#include "common.hpp"
 
 namespace kiln::blas {
 namespace {

@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "blas_common.hpp"
+#include "common.hpp"
 
 namespace kiln::blas {
 namespace {
