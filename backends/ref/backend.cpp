@@ -98,8 +98,6 @@ class RefBackend final : public plugin::HostBackend {
       case KILN_OP_KIND_RANDOM:
         run_random(op, out[0], attrs_as<kiln_random_attrs>(attrs));
         break;
-      case KILN_OP_KIND_COUNT:
-        break;
     }
   }
 };

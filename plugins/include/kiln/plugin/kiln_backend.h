@@ -326,7 +326,8 @@ typedef struct kiln_backend_api {
                       const void* attrs);
   /* v1: runs one op. Descriptors follow ops.def; attrs points to the op's attribute struct in its
    * v1 layout (the v2 struct + KILN_ATTRS_V1_OFFSET) or NULL. A v2 host calls launch_v2 instead
-   * and calls this slot only on plugins that declare abi_version 1. */
+   * and calls this slot only on plugins that declare abi_version 1; a v2 plugin may leave it NULL
+   * (fill it to run under a v1 host, which passes v1 descriptors and attrs). */
   kiln_status (*launch)(kiln_stream_t stream, kiln_op op, const kiln_tensor_desc_v1* inputs,
                         int32_t num_inputs, const kiln_tensor_desc_v1* outputs, int32_t num_outputs,
                         const void* attrs);

@@ -42,8 +42,7 @@ typedef enum kiln_op_kind {
   KILN_OP_KIND_CAST,
   KILN_OP_KIND_FILL,
   KILN_OP_KIND_COPY,
-  KILN_OP_KIND_RANDOM,
-  KILN_OP_KIND_COUNT
+  KILN_OP_KIND_RANDOM /* the last; no COUNT value, so a switch over kinds stays exhaustive */
 } kiln_op_kind;
 
 /* The attrs column of ops.def: which attribute struct the op takes. */
@@ -55,8 +54,7 @@ typedef enum kiln_attrs_kind {
   KILN_ATTRS_CONV2D,    /* kiln_conv2d_attrs */
   KILN_ATTRS_POOL2D,    /* kiln_pool2d_attrs */
   KILN_ATTRS_EMBEDDING, /* kiln_embedding_attrs */
-  KILN_ATTRS_RANDOM,    /* kiln_random_attrs */
-  KILN_ATTRS_COUNT
+  KILN_ATTRS_RANDOM     /* kiln_random_attrs */
 } kiln_attrs_kind;
 
 /* Dtype masks (bit d set: dtype d allowed), the dtypes column of ops.def. */
