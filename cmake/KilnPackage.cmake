@@ -3,10 +3,14 @@
 #
 #   <prefix>/lib/cmake/Kiln/KilnConfig.cmake, KilnConfigVersion.cmake, KilnTargets*.cmake,
 #                           KilnPluginHelpers.cmake (kiln_add_layer_plugin, kiln_add_backend_plugin)
-#   <prefix>/lib/pkgconfig/kiln.pc, kiln-datasets.pc, kiln-vision.pc, kiln-c.pc
+#   <prefix>/lib/pkgconfig/kiln.pc (everything an app that trains needs), kiln-core.pc, kiln-nn.pc,
+#                          kiln-optim.pc, kiln-serialize.pc, kiln-train.pc (one per core target),
+#                          kiln-datasets.pc, kiln-vision.pc, kiln-text.pc, kiln-c.pc
 #
-# Imported targets: Kiln::core (libkiln), Kiln::plugin_abi (the C ABI headers for backends),
-# Kiln::datasets, Kiln::vision, Kiln::text, Kiln::c (the C API), each only when built.
+# Imported targets: Kiln::core (libkiln, the thin core), Kiln::nn, Kiln::optim, Kiln::serialize,
+# Kiln::train, Kiln::conformance, Kiln::all (the five an app that trains links), Kiln::plugin_abi
+# (the C ABI headers for backends), Kiln::datasets, Kiln::vision, Kiln::text, Kiln::c (the C API),
+# each only when built.
 # Everything is relative to the package's own location, so a moved prefix still works.
 include(CMakePackageConfigHelpers)
 
@@ -15,7 +19,8 @@ set(KILN_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Kiln)
 # Target -> component (the name after Kiln::). Libraries find each other and the plugin folder
 # relative to themselves ($ORIGIN), so the installed tree is relocatable.
 set(_kiln_exported)
-foreach(_pair kiln_plugin_abi:plugin_abi kiln:core kiln_datasets:datasets kiln_vision:vision kiln_text:text kiln_c:c)
+foreach(_pair kiln_plugin_abi:plugin_abi kiln:core kiln_nn:nn kiln_optim:optim kiln_serialize:serialize
+              kiln_train:train kiln_conformance_suite:conformance kiln_all:all kiln_datasets:datasets kiln_vision:vision kiln_text:text kiln_c:c)
   string(REPLACE ":" ";" _pair ${_pair})
   list(GET _pair 0 _target)
   list(GET _pair 1 _component)
@@ -47,6 +52,24 @@ install(FILES ${CMAKE_BINARY_DIR}/package/KilnConfig.cmake ${CMAKE_BINARY_DIR}/p
 # pkg-config: prefix is computed from the .pc file's own folder (${pcfiledir}), so it survives a move.
 file(RELATIVE_PATH KILN_PC_PREFIX_FROM_PCDIR /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 string(REGEX REPLACE "/$" "" KILN_PC_PREFIX_FROM_PCDIR "${KILN_PC_PREFIX_FROM_PCDIR}")
+# The core targets share one template (kiln-part.pc.in): name, description, library, requirements.
+set(_kiln_pc_parts
+    "core|the thin core: tensors, dispatch, backends, autograd, nn::Module and the layer registry|kiln|nlohmann_json >= 3"
+    "nn|layers, functional, losses, init|kiln_nn|kiln-core = @PROJECT_VERSION@"
+    "optim|optimizers and learning-rate schedulers|kiln_optim|kiln-core = @PROJECT_VERSION@"
+    "serialize|.kiln files: save, load, checkpoints|kiln_serialize|kiln-nn = @PROJECT_VERSION@"
+    "train|Model, fit, callbacks, metrics, progress bar|kiln_train|kiln-serialize = @PROJECT_VERSION@, kiln-optim = @PROJECT_VERSION@")
+foreach(_part ${_kiln_pc_parts})
+  string(REPLACE "|" ";" _part "${_part}")
+  list(GET _part 0 KILN_PC_PART)
+  list(GET _part 1 KILN_PC_DESCRIPTION)
+  list(GET _part 2 KILN_PC_LIBRARY)
+  list(GET _part 3 KILN_PC_REQUIRES)
+  string(REPLACE "@PROJECT_VERSION@" "${PROJECT_VERSION}" KILN_PC_REQUIRES "${KILN_PC_REQUIRES}")
+  configure_file(${CMAKE_CURRENT_LIST_DIR}/kiln-part.pc.in ${CMAKE_BINARY_DIR}/package/kiln-${KILN_PC_PART}.pc @ONLY)
+  install(FILES ${CMAKE_BINARY_DIR}/package/kiln-${KILN_PC_PART}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
+          COMPONENT core)
+endforeach()
 foreach(_pc kiln:kiln kiln-datasets:kiln_datasets kiln-vision:kiln_vision kiln-text:kiln_text kiln-c:kiln_c)
   string(REPLACE ":" ";" _pc ${_pc})
   list(GET _pc 0 _file)

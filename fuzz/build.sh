@@ -14,14 +14,16 @@ JOBS=${JOBS:-2}
 CXX=${CXX:-clang++}
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 FLAGS="-std=c++20 -O1 -g -Wall -Wextra -Wno-missing-field-initializers $SAN"
-INC="-I$ROOT/core/include -I$ROOT/core/src -I$ROOT/plugins/include"
+CORE_FOLDERS="runtime module nn optim serialize train"
+INC="-I$ROOT/core/runtime/src -I$ROOT/core/module/src -I$ROOT/plugins/include"
+for f in $CORE_FOLDERS; do INC="$INC -I$ROOT/core/$f/include"; done
 mkdir -p "$OUT/obj/core" "$OUT/obj/ref" "$OUT/plugins" "$OUT/seeds" "$OUT/corpus"
 
 # core (without the conformance suite), instrumented for coverage
-for src in "$ROOT"/core/src/*.cpp; do
-  echo "$src"
+for f in $CORE_FOLDERS; do
+  find "$ROOT/core/$f/src" -name '*.cpp'
 done | xargs -P "$JOBS" -I{} sh -c '
-  src={}; obj="'"$OUT"'/obj/core/$(basename "$src" .cpp).o"
+  src={}; rel=${src#'"$ROOT"'/core/}; obj="'"$OUT"'/obj/core/$(echo "${rel%.cpp}" | tr / _).o"
   [ "$obj" -nt "$src" ] && exit 0
   echo "  CXX $src"
   '"$CXX $FLAGS -fsanitize=fuzzer-no-link $INC"' -c "$src" -o "$obj"'

@@ -1,6 +1,7 @@
 #include <kiln/vision/models.hpp>
 
 #include <kiln/error.hpp>
+#include <kiln/nn/registry.hpp>
 
 #include <mutex>
 

@@ -1,7 +1,12 @@
-# cmake -DUMBRELLA=kiln.hpp -DHEADERS=core/include/kiln -P check_umbrella.cmake
+# cmake -DUMBRELLA=kiln.hpp "-DHEADERS=core/runtime/include/kiln|core/nn/include/kiln|..." -P check_umbrella.cmake
 # Fails naming each public header the umbrella header does not include.
 file(READ ${UMBRELLA} umbrella)
-file(GLOB_RECURSE headers RELATIVE ${HEADERS} ${HEADERS}/*.hpp)
+string(REPLACE "|" ";" HEADERS "${HEADERS}")
+set(headers)
+foreach(dir ${HEADERS})
+  file(GLOB_RECURSE found RELATIVE ${dir} ${dir}/*.hpp)
+  list(APPEND headers ${found})
+endforeach()
 set(missing)
 foreach(h ${headers})
   if(h STREQUAL "layer_plugin.hpp")  # only layer plugins include it (it redefines KILN_REGISTER_LAYER)

@@ -52,10 +52,11 @@ for f in include/kiln/kiln.hpp include/kiln/kiln_config.hpp include/kiln/kiln_mo
   [[ -e "$P/$f" ]] || fail "$f is not installed"
 done
 for f in cmake/Kiln/KilnConfig.cmake cmake/Kiln/KilnConfigVersion.cmake cmake/Kiln/KilnTargets.cmake \
-         cmake/Kiln/KilnPluginHelpers.cmake pkgconfig/kiln.pc pkgconfig/kiln-c.pc kiln/backends/kiln_backend_ref.so; do
+         cmake/Kiln/KilnPluginHelpers.cmake pkgconfig/kiln.pc pkgconfig/kiln-core.pc pkgconfig/kiln-nn.pc \
+         pkgconfig/kiln-optim.pc pkgconfig/kiln-serialize.pc pkgconfig/kiln-train.pc pkgconfig/kiln-c.pc kiln/backends/kiln_backend_ref.so; do
   [[ -e "$LIB/$f" ]] || fail "lib/$f is not installed"
 done
-for lib in kiln kiln_c kiln_datasets kiln_vision; do
+for lib in kiln kiln_nn kiln_optim kiln_serialize kiln_train kiln_conformance_suite kiln_c kiln_datasets kiln_vision; do
   if [[ $lib == kiln_datasets || $lib == kiln_vision ]] && [[ ! -e "$LIB/lib$lib.so.0" ]]; then continue; fi
   [[ -f "$LIB/lib$lib.so.0.1.0" && -L "$LIB/lib$lib.so.0" && -L "$LIB/lib$lib.so" ]] ||
     fail "lib$lib.so -> lib$lib.so.0 -> lib$lib.so.0.1.0 is not installed"
@@ -120,6 +121,29 @@ KILN_PLUGIN_PATH="$WORK/layers" "$EX/infer_c/infer" "$WORK/mlp.kiln" "$WORK/prob
   { cat "$WORK/infer.txt"; fail "infer"; }
 cat "$WORK/infer.txt"
 expect_in "$WORK/infer.txt" "Swish" "input shape [-1, 2]" "output shape for a batch of 4 [4, 3]" "6/6 same class" "OK"
+
+step "C++ inference app: links the core, the layers and serialization only, and gives the same outputs"
+# Every library the app loads, directly or through another (ldd follows the RUNPATHs).
+loaded=$(ldd "$EX/infer_cpp/infer_cpp")
+for lib in libkiln.so.0 libkiln_nn.so.0 libkiln_serialize.so.0; do
+  grep -qF "$lib => $LIB/" <<<"$loaded" || fail "infer_cpp does not load $lib from the prefix: $loaded"
+done
+for lib in libkiln_optim libkiln_train; do
+  if grep -qF "$lib" <<<"$loaded"; then fail "infer_cpp loads $lib, a training library: $loaded"; fi
+done
+KILN_PLUGIN_PATH="$WORK/layers" "$EX/infer_cpp/infer_cpp" "$WORK/mlp.kiln" "$WORK/probe.txt" >"$WORK/infer_cpp.txt" 2>&1 ||
+  { cat "$WORK/infer_cpp.txt"; fail "infer_cpp"; }
+cat "$WORK/infer_cpp.txt"
+expect_in "$WORK/infer_cpp.txt" "Swish" "6/6 same class" "OK"
+
+step "pkg-config: one file per core target, and kiln.pc for everything"
+export PKG_CONFIG_PATH="$LIB/pkgconfig"
+for pc in kiln-core kiln-nn kiln-optim kiln-serialize kiln-train; do
+  pkg-config --exists "$pc" || fail "pkg-config does not find $pc"
+done
+[[ $(pkg-config --libs-only-l kiln-serialize) == *-lkiln_serialize*-lkiln_nn*-lkiln* ]] ||
+  fail "pkg-config --libs kiln-serialize gives '$(pkg-config --libs-only-l kiln-serialize)'"
+if pkg-config --libs kiln-serialize | grep -q kiln_optim; then fail "kiln-serialize.pc pulls in the optimizers"; fi
 
 step "C app built with pkg-config and a C99 compiler"
 export PKG_CONFIG_PATH="$LIB/pkgconfig"

@@ -1,0 +1,80 @@
+// Private: storage, tensor construction and op dispatch with host fallback.
+#pragma once
+
+#include <kiln/tensor.hpp>
+#include <kiln/plugin/kiln_backend.h>
+
+#include <initializer_list>
+#include <memory>
+#include <vector>
+
+#include "dispatch/allocator.hpp"
+#include "plugin_host/registry.hpp"
+
+namespace kiln::detail {
+
+struct Storage {
+  BackendEntry* backend = nullptr;
+  DeviceEntry* device = nullptr;
+  CachingAllocator::Block block;
+  size_t bytes = 0;
+  Storage() = default;
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  ~Storage();
+  void* data() const { return block.data; }
+};
+
+std::shared_ptr<Storage> allocate_storage(const Device& device, size_t bytes);
+// Note [Allocation budget]: kiln::load builds layers from a file's config before it can compare
+// their sizes with the file's tensors. While an AllocationBudget lives on a thread, make_tensor on
+// that thread refuses (DataError) to allocate more than `bytes` in total, so a hostile config
+// cannot ask for terabytes (or overflow a shape's element count).
+class AllocationBudget {
+ public:
+  explicit AllocationBudget(uint64_t bytes);
+  ~AllocationBudget();
+  AllocationBudget(const AllocationBudget&) = delete;
+  AllocationBudget& operator=(const AllocationBudget&) = delete;
+
+ private:
+  uint64_t left_;
+  uint64_t* previous_;
+};
+
+// A new contiguous tensor, contents uninitialized.
+Tensor make_tensor(const Shape& shape, DType dtype, const Device& device);
+Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);
+kiln_tensor_desc describe(const Tensor& t);
+
+const char* op_name(kiln_op op);
+int op_num_inputs(kiln_op op);
+int op_num_outputs(kiln_op op);
+// The dtypes (inputs then outputs) an op takes when its main dtype is `dtype`.
+std::vector<int32_t> op_signature(kiln_op op, DType dtype);
+
+// Runs op on device's backend; falls back along the host chain, or through the host for a
+// device backend (Note [Fallback] in dispatch.cpp). Throws BackendError / DeviceError.
+void run(kiln_op op, const Device& device, std::initializer_list<Tensor> inputs,
+         std::initializer_list<Tensor> outputs, const void* attrs = nullptr);
+// As run, but only where no copy is needed: on device's backend, or for host memory on another
+// host backend (blas hands its non-GEMM ops to tbb). False, with nothing launched, otherwise: the
+// caller then composes the op (MUL_ADD from MUL and ADD) instead of taking the copying fallback.
+bool run_without_copy(kiln_op op, const Device& device, std::initializer_list<Tensor> inputs,
+                      std::initializer_list<Tensor> outputs, const void* attrs = nullptr);
+// As run, but on one specific backend with no fallback (the conformance suite uses it).
+void run_exact(BackendEntry* backend, kiln_op op, const std::vector<Tensor>& inputs,
+               const std::vector<Tensor>& outputs, const void* attrs);
+// Blocks until the device's queued work is done.
+void synchronize(const Device& device);
+// The KILN_PROFILE table (Note [Op profile] in dispatch.cpp); no-ops when profiling is off.
+void reset_op_profile();
+void print_op_profile();
+// Copies bytes out of (into) a tensor's storage, synchronizing first.
+void read_bytes(const Tensor& t, size_t byte_offset, void* dst, size_t bytes);
+void write_bytes(const Tensor& t, size_t byte_offset, const void* src, size_t bytes);
+
+// Checks that all tensors are on devices an op may mix (the same device, or host memory only).
+void check_same_device(const char* op, std::initializer_list<Tensor> tensors);
+
+}  // namespace kiln::detail
