@@ -98,7 +98,7 @@ void print_matrix(const std::vector<BackendInfo>& backends) {
   std::vector<std::string> header = {"OP", "KIND"};
   for (const auto& b : backends) header.push_back(b.name);
   TextTable table(header);
-  for (const auto& op : kCatalogue) {
+  for (const auto& op : catalogue()) {
     std::vector<std::string> row = {std::string(op.name), lower(op.kind)};
     for (const auto& b : backends) row.push_back(supports(b, op.name) ? "x" : ".");
     table.add_row(std::move(row));
@@ -144,7 +144,7 @@ json to_json(const std::vector<BackendInfo>& backends, const std::vector<PluginF
   for (const auto& f : failures) out["failures"].push_back({{"file", f.file}, {"reason", f.reason}});
   out["search_path"] = path;
   out["ops"] = json::array();
-  for (const auto& op : kCatalogue) {
+  for (const auto& op : catalogue()) {
     json runners = json::array();
     for (const auto& b : backends)
       if (supports(b, op.name)) runners.push_back(b.name);

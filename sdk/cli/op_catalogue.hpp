@@ -1,10 +1,10 @@
-// The op catalogue as the command line shows it, generated from ops.def.
+// The op catalogue as the command line shows it, from op_info.h (ops.def).
 #pragma once
 
-#include <kiln/plugin/kiln_backend.h>
+#include <kiln/plugin/op_info.h>
 
-#include <array>
 #include <string_view>
+#include <vector>
 
 namespace kiln::cli {
 
@@ -15,10 +15,17 @@ struct CatalogueOp {
   std::string_view kind;  // "BINARY"
 };
 
-inline constexpr std::array<CatalogueOp, KILN_OP_COUNT> kCatalogue = {{
-#define KILN_OP(id, name, nin, nout, attrs, kind) {name, nin, nout, #kind},
-#include <kiln/plugin/ops.def>
-#undef KILN_OP
-}};
+// Every op, in catalogue order, from op_info.h.
+inline const std::vector<CatalogueOp>& catalogue() {
+  static const std::vector<CatalogueOp> ops = [] {
+    std::vector<CatalogueOp> out;
+    for (int32_t op = 0; op < KILN_OP_COUNT; ++op) {
+      const struct kiln_op_info* info = kiln_op_info(op);
+      out.push_back({info->name, info->num_inputs, info->num_outputs, info->kind_name});
+    }
+    return out;
+  }();
+  return ops;
+}
 
 }  // namespace kiln::cli

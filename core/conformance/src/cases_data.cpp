@@ -64,9 +64,9 @@ const std::vector<Spec>& dst_specs() {
 
 std::vector<Case> fill_cases(DType dtype, const Context& ctx, Rng& rng) {
   std::vector<kiln_scalar_attrs> values;
-  if (is_floating(dtype)) values = {{2.5, 0}, {-1.25, 0}};
-  else if (dtype == DType::Bool) values = {{1, 0}, {0, 0}};
-  else values = {{3, 0}};
+  if (is_floating(dtype)) values = scalar_attrs({{2.5, 0}, {-1.25, 0}});
+  else if (dtype == DType::Bool) values = scalar_attrs({{1, 0}, {0, 0}});
+  else values = scalar_attrs({{3, 0}});
   std::vector<Case> cases;
   for (const auto& value : values) {
     for (const Spec& s : dst_specs()) {
@@ -107,7 +107,7 @@ std::vector<Case> copy_cases(DType dtype, const Context& ctx, Rng& rng) {
 }
 
 std::vector<Case> random_cases(kiln_op op, DType dtype, const Context& ctx) {
-  kiln_random_attrs base{};
+  kiln_random_attrs base = kiln_random_attrs_init();
   base.seed = 0x5EED1234ull + ctx.seed;
   switch (op) {
     case KILN_OP_UNIFORM:
@@ -147,10 +147,10 @@ std::vector<Case> random_cases(kiln_op op, DType dtype, const Context& ctx) {
 
 std::vector<Case> data_cases(kiln_op op, Kind kind, DType dtype, const Context& ctx, Rng& rng) {
   switch (kind) {
-    case Kind::CAST: return cast_cases(dtype, ctx, rng);
-    case Kind::FILL: return fill_cases(dtype, ctx, rng);
-    case Kind::COPY: return copy_cases(dtype, ctx, rng);
-    case Kind::RANDOM: return random_cases(op, dtype, ctx);
+    case KILN_OP_KIND_CAST: return cast_cases(dtype, ctx, rng);
+    case KILN_OP_KIND_FILL: return fill_cases(dtype, ctx, rng);
+    case KILN_OP_KIND_COPY: return copy_cases(dtype, ctx, rng);
+    case KILN_OP_KIND_RANDOM: return random_cases(op, dtype, ctx);
     default: return {};
   }
 }

@@ -55,7 +55,7 @@ std::vector<Case> gather(DType dtype, const Context& ctx, Rng& rng) {
     c.inputs = {make_input(ctx, rng, s.x, dtype, Domain::General, s.xl),
                 index_tensor(ctx, rng, s.index, s.x[s.axis], s.il, s.bad)};
     c.outputs = {make_output(ctx, s.index, dtype)};
-    c.attrs = make_attrs(kiln_axis_attrs{s.axis});
+    c.attrs = make_attrs(kiln_axis_attrs{KILN_ATTRS_HEAD(kiln_axis_attrs), s.axis});
     c.expect_error = s.bad != 0;
     cases.push_back(std::move(c));  // gather copies: exact
   }
@@ -87,7 +87,7 @@ std::vector<Case> scatter_add(DType dtype, const Context& ctx, Rng& rng) {
                 index_tensor(ctx, rng, s.index, s.self[s.axis], Layout::Contiguous, s.bad),
                 make_input(ctx, rng, s.src, dtype, Domain::General, Layout::Offset)};
     c.outputs = {make_output(ctx, s.self, dtype)};
-    c.attrs = make_attrs(kiln_axis_attrs{s.axis});
+    c.attrs = make_attrs(kiln_axis_attrs{KILN_ATTRS_HEAD(kiln_axis_attrs), s.axis});
     c.expect_error = s.bad != 0;
     set_tolerance(c, dtype, 8);  // duplicates may be summed in any order
     cases.push_back(std::move(c));
@@ -123,7 +123,7 @@ std::vector<Case> index_select(DType dtype, const Context& ctx, Rng& rng) {
     c.inputs = {make_input(ctx, rng, s.x, dtype, Domain::General, s.xl),
                 index_tensor(ctx, rng, {s.count}, s.x[s.axis], s.il, s.bad)};
     c.outputs = {make_output(ctx, out, dtype)};
-    c.attrs = make_attrs(kiln_axis_attrs{s.axis});
+    c.attrs = make_attrs(kiln_axis_attrs{KILN_ATTRS_HEAD(kiln_axis_attrs), s.axis});
     c.expect_error = s.bad != 0;
     cases.push_back(std::move(c));
   }
@@ -166,7 +166,7 @@ std::vector<Case> embedding(kiln_op op, DType dtype, const Context& ctx, Rng& rn
       c.outputs = {make_output(ctx, {s.v, s.d}, dtype)};
       set_tolerance(c, dtype, 12);
     }
-    c.attrs = make_attrs(kiln_embedding_attrs{s.padding_idx});
+    c.attrs = make_attrs(kiln_embedding_attrs{KILN_ATTRS_HEAD(kiln_embedding_attrs), s.padding_idx});
     c.expect_error = s.bad != 0;
     cases.push_back(std::move(c));
   }

@@ -81,7 +81,7 @@ std::vector<Case> conv(kiln_op op, DType dtype, const Context& ctx, Rng& rng) {
   };
   std::vector<Case> cases;
   for (const Spec& s : specs) {
-    kiln_conv2d_attrs attrs{};
+    kiln_conv2d_attrs attrs = kiln_conv2d_attrs_init();
     for (int i = 0; i < 2; ++i) attrs.stride[i] = s.stride[i], attrs.padding[i] = s.pad[i], attrs.dilation[i] = s.dil[i];
     attrs.groups = s.groups;
     const int64_t oh = conv_out(s.h, s.kh, s.stride[0], s.pad[0], s.dil[0]);
@@ -151,7 +151,7 @@ std::vector<Case> pool(kiln_op op, DType dtype, const Context& ctx, Rng& rng) {
     const bool dilated = s.dil[0] != 1 || s.dil[1] != 1;
     if (!is_max && dilated) continue;          // average pooling has no dilation
     if (is_max && !s.count_include_pad) continue;  // count_include_pad is an average-pool knob
-    kiln_pool2d_attrs attrs{};
+    kiln_pool2d_attrs attrs = kiln_pool2d_attrs_init();
     for (int i = 0; i < 2; ++i) {
       attrs.kernel[i] = s.kernel[i], attrs.stride[i] = s.stride[i], attrs.padding[i] = s.pad[i];
       attrs.dilation[i] = is_max ? s.dil[i] : 1;
@@ -198,9 +198,9 @@ std::vector<Case> pool(kiln_op op, DType dtype, const Context& ctx, Rng& rng) {
 
 std::vector<Case> linalg_cases(kiln_op op, Kind kind, DType dtype, const Context& ctx, Rng& rng) {
   switch (kind) {
-    case Kind::MATMUL: return matmul(dtype, ctx, rng);
-    case Kind::CONV: return conv(op, dtype, ctx, rng);
-    case Kind::POOL: return pool(op, dtype, ctx, rng);
+    case KILN_OP_KIND_MATMUL: return matmul(dtype, ctx, rng);
+    case KILN_OP_KIND_CONV: return conv(op, dtype, ctx, rng);
+    case KILN_OP_KIND_POOL: return pool(op, dtype, ctx, rng);
     default: return {};
   }
 }

@@ -49,14 +49,14 @@ std::vector<kiln_scalar_attrs> scalar_variants(kiln_op op, DType dtype) {
   const bool fl = is_floating(dtype), u8 = dtype == DType::UInt8;
   const double inf = std::numeric_limits<double>::infinity();
   switch (op) {
-    case KILN_OP_ADD_SCALAR: return fl ? std::vector<kiln_scalar_attrs>{{1.5, 0}, {-0.25, 0}} : std::vector<kiln_scalar_attrs>{{3, 0}};
-    case KILN_OP_MUL_SCALAR: return fl ? std::vector<kiln_scalar_attrs>{{2.5, 0}, {-0.5, 0}} : std::vector<kiln_scalar_attrs>{{3, 0}};
-    case KILN_OP_POW_SCALAR: return {{2, 0}, {0.5, 0}, {-1.5, 0}, {3, 0}};
+    case KILN_OP_ADD_SCALAR: return fl ? scalar_attrs({{1.5, 0}, {-0.25, 0}}) : scalar_attrs({{3, 0}});
+    case KILN_OP_MUL_SCALAR: return fl ? scalar_attrs({{2.5, 0}, {-0.5, 0}}) : scalar_attrs({{3, 0}});
+    case KILN_OP_POW_SCALAR: return scalar_attrs({{2, 0}, {0.5, 0}, {-1.5, 0}, {3, 0}});
     case KILN_OP_CLAMP:
-      if (fl) return {{-0.5, 1.0}, {-inf, 0.5}, {-1.0, inf}};
-      return u8 ? std::vector<kiln_scalar_attrs>{{2, 6}} : std::vector<kiln_scalar_attrs>{{-2, 3}};
-    case KILN_OP_LEAKY_RELU: return fl ? std::vector<kiln_scalar_attrs>{{0.1, 0}, {0.0, 0}} : std::vector<kiln_scalar_attrs>{{2, 0}};
-    default: return {{0, 0}};
+      if (fl) return scalar_attrs({{-0.5, 1.0}, {-inf, 0.5}, {-1.0, inf}});
+      return u8 ? scalar_attrs({{2, 6}}) : scalar_attrs({{-2, 3}});
+    case KILN_OP_LEAKY_RELU: return fl ? scalar_attrs({{0.1, 0}, {0.0, 0}}) : scalar_attrs({{2, 0}});
+    default: return scalar_attrs({{0, 0}});
   }
 }
 
@@ -70,7 +70,7 @@ std::vector<Case> unary(kiln_op op, Kind kind, DType dtype, const Context& ctx, 
   std::vector<Case> cases;
   const DType out = out_dtype(op, dtype);
   const std::vector<kiln_scalar_attrs> variants =
-      kind == Kind::SCALAR_UNARY ? scalar_variants(op, dtype) : std::vector<kiln_scalar_attrs>{{0, 0}};
+      kind == KILN_OP_KIND_SCALAR_UNARY ? scalar_variants(op, dtype) : scalar_attrs({{0, 0}});
   for (size_t v = 0; v < variants.size(); ++v) {
     const auto& specs = unary_specs();
     // The first attribute variant runs every layout; the others a representative few.
@@ -78,11 +78,11 @@ std::vector<Case> unary(kiln_op op, Kind kind, DType dtype, const Context& ctx, 
     for (size_t i = 0; i < count; ++i) {
       const Spec& s = specs[i];
       Case c;
-      c.name = case_name(kind == Kind::SCALAR_UNARY ? scalar_label(variants[v]) : "", s);
+      c.name = case_name(kind == KILN_OP_KIND_SCALAR_UNARY ? scalar_label(variants[v]) : "", s);
       c.dtype = std::string(dtype_name(dtype));
       c.inputs = {make_input(ctx, rng, s.shape, dtype, unary_domain(op), s.layout)};
       c.outputs = {make_output(ctx, s.shape, out)};
-      if (kind == Kind::SCALAR_UNARY) c.attrs = make_attrs(variants[v]);
+      if (kind == KILN_OP_KIND_SCALAR_UNARY) c.attrs = make_attrs(variants[v]);
       set_tolerance(c, out);
       cases.push_back(std::move(c));
     }
@@ -125,7 +125,7 @@ std::pair<Domain, Domain> binary_domains(kiln_op op, DType dtype) {
 std::vector<Case> binary(kiln_op op, Kind kind, DType dtype, const Context& ctx, Rng& rng) {
   std::vector<Case> cases;
   const DType out = out_dtype(op, dtype);
-  auto [da, db] = kind == Kind::COMPARE ? std::pair{Domain::SmallInt, Domain::SmallInt} : binary_domains(op, dtype);
+  auto [da, db] = kind == KILN_OP_KIND_COMPARE ? std::pair{Domain::SmallInt, Domain::SmallInt} : binary_domains(op, dtype);
   auto add_case = [&](std::string name, Tensor a, Tensor b) {
     Case c;
     c.name = std::move(name);
@@ -143,7 +143,7 @@ std::vector<Case> binary(kiln_op op, Kind kind, DType dtype, const Context& ctx,
            make_input(ctx, rng, {1, 5}, dtype, db).expand({4, 5}));
   add_case("scalar_broadcast[2,3]", make_input(ctx, rng, {2, 3}, dtype, da, Layout::Transposed),
            make_input(ctx, rng, {}, dtype, db).expand({2, 3}));
-  if (is_floating(dtype) && (op == KILN_OP_MAXIMUM || op == KILN_OP_MINIMUM || kind == Kind::COMPARE)) {
+  if (is_floating(dtype) && (op == KILN_OP_MAXIMUM || op == KILN_OP_MINIMUM || kind == KILN_OP_KIND_COMPARE)) {
     // NaN propagates through maximum/minimum and compares false (ne: true).
     const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
     add_case("nan_inf[6]", host_tensor(ctx, {6}, dtype, {nan, 1.0, nan, -inf, 2.0, inf}),
@@ -217,9 +217,9 @@ std::vector<Case> ternary(kiln_op op, DType dtype, const Context& ctx, Rng& rng)
 
 std::vector<Case> pointwise_cases(kiln_op op, Kind kind, DType dtype, const Context& ctx, Rng& rng) {
   switch (kind) {
-    case Kind::UNARY: case Kind::SCALAR_UNARY: return unary(op, kind, dtype, ctx, rng);
-    case Kind::BINARY: case Kind::COMPARE: return binary(op, kind, dtype, ctx, rng);
-    case Kind::TERNARY: return ternary(op, dtype, ctx, rng);
+    case KILN_OP_KIND_UNARY: case KILN_OP_KIND_SCALAR_UNARY: return unary(op, kind, dtype, ctx, rng);
+    case KILN_OP_KIND_BINARY: case KILN_OP_KIND_COMPARE: return binary(op, kind, dtype, ctx, rng);
+    case KILN_OP_KIND_TERNARY: return ternary(op, dtype, ctx, rng);
     default: return {};
   }
 }

@@ -34,7 +34,7 @@ std::string axes_label(const std::vector<int32_t>& axes) {
 }
 
 kiln_reduce_attrs reduce_attrs(const std::vector<int32_t>& axes, double correction) {
-  kiln_reduce_attrs a{};
+  kiln_reduce_attrs a = kiln_reduce_attrs_init();
   a.num_axes = static_cast<int32_t>(axes.size());
   for (size_t i = 0; i < axes.size(); ++i) a.axes[i] = axes[i];
   a.correction = correction;
@@ -153,7 +153,7 @@ std::vector<Case> softmax(kiln_op op, DType dtype, const Context& ctx, Rng& rng)
     c.name = (s.domain == Domain::Wide ? "large_values:" : "") + std::string(layout_name(s.layout)) +
              shape_label(s.shape) + "axis" + std::to_string(s.axis);
     c.dtype = std::string(dtype_name(dtype));
-    kiln_axis_attrs attrs{s.axis};
+    kiln_axis_attrs attrs{KILN_ATTRS_HEAD(kiln_axis_attrs), s.axis};
     c.attrs = make_attrs(attrs);
     Tensor x = make_input(ctx, rng, s.shape, dtype, s.domain, s.layout);
     if (backward) {
@@ -175,7 +175,7 @@ std::vector<Case> softmax(kiln_op op, DType dtype, const Context& ctx, Rng& rng)
     c.dtype = std::string(dtype_name(dtype));
     c.inputs = {host_tensor(ctx, {2, 4}, dtype, {-inf, 1, 2, -inf, 0.5, -inf, 3, 1})};
     c.outputs = {make_output(ctx, {2, 4}, dtype)};
-    c.attrs = make_attrs(kiln_axis_attrs{1});
+    c.attrs = make_attrs(kiln_axis_attrs{KILN_ATTRS_HEAD(kiln_axis_attrs), 1});
     set_tolerance(c, dtype, 4);
     cases.push_back(std::move(c));
   }
@@ -186,9 +186,9 @@ std::vector<Case> softmax(kiln_op op, DType dtype, const Context& ctx, Rng& rng)
 
 std::vector<Case> reduce_cases(kiln_op op, Kind kind, DType dtype, const Context& ctx, Rng& rng) {
   switch (kind) {
-    case Kind::REDUCE: return reduce(op, dtype, ctx, rng);
-    case Kind::ARGREDUCE: return argreduce(op, dtype, ctx, rng);
-    case Kind::SOFTMAX: return softmax(op, dtype, ctx, rng);
+    case KILN_OP_KIND_REDUCE: return reduce(op, dtype, ctx, rng);
+    case KILN_OP_KIND_ARGREDUCE: return argreduce(op, dtype, ctx, rng);
+    case KILN_OP_KIND_SOFTMAX: return softmax(op, dtype, ctx, rng);
     default: return {};
   }
 }

@@ -7,23 +7,22 @@
 
 #include <kiln/conformance.hpp>
 #include <kiln/tensor.hpp>
+#include <kiln/plugin/op_info.h>
 
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dispatch/dispatch.hpp"
 
 namespace kiln::conformance {
 
-// The kind column of ops.def.
-enum class Kind {
-  UNARY, SCALAR_UNARY, BINARY, COMPARE, TERNARY, REDUCE, ARGREDUCE, MATMUL, CONV, POOL, SOFTMAX, INDEX,
-  CAST, FILL, COPY, RANDOM
-};
-Kind op_kind(kiln_op op);
+// The kind column of ops.def (op_info.h).
+using Kind = kiln_op_kind;
+inline Kind op_kind(kiln_op op) { return kiln_op_info(op)->kind; }
 
 struct Case {
   std::string name;
@@ -36,6 +35,13 @@ struct Case {
   bool expect_error = false;          // an invalid case: both backends must refuse it
   bool compare_storage = false;       // compare each output's whole buffer (strided COPY/FILL dst)
 };
+
+// Scalar attribute structs (a, b), with their struct_size set.
+inline std::vector<kiln_scalar_attrs> scalar_attrs(std::initializer_list<std::pair<double, double>> values) {
+  std::vector<kiln_scalar_attrs> out;
+  for (const auto& [a, b] : values) out.push_back(kiln_scalar_attrs{KILN_ATTRS_HEAD(kiln_scalar_attrs), a, b});
+  return out;
+}
 
 template <typename A>
 std::shared_ptr<const void> make_attrs(const A& a) {

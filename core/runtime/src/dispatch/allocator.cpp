@@ -52,7 +52,7 @@ CachingAllocator::Block CachingAllocator::allocate(size_t bytes) {
 void CachingAllocator::release(const Block& block) {
   std::lock_guard lock(mutex_);
   stats_.bytes_in_use -= block.capacity;
-  if (stats_.bytes_cached + block.capacity > kMaxCachedBytes) {
+  if (device_->plugin_caches_memory || stats_.bytes_cached + block.capacity > kMaxCachedBytes) {
     backend_->api->buffer_free(block.buffer);
     return;
   }

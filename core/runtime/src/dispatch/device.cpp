@@ -4,6 +4,7 @@
 #include <kiln/device.hpp>
 #include <kiln/error.hpp>
 #include <kiln/plugin/kiln_backend.h>
+#include <kiln/plugin/op_info.h>
 
 #include <charconv>
 #include <cstdlib>
@@ -107,17 +108,11 @@ BackendInfo info_of(detail::BackendEntry* b) {
     di.compute_units = d->props.compute_units;
     info.devices.push_back(di);
   }
-  static const char* names[] = {
-#define KILN_OP(id, name, nin, nout, attrs, kind) name,
-#include <kiln/plugin/ops.def>
-#undef KILN_OP
-  };
   for (int op = 0; op < KILN_OP_COUNT; ++op) {
     for (int dt = 0; dt < KILN_DTYPE_COUNT; ++dt) {
       auto dtypes = detail::op_signature(static_cast<kiln_op>(op), static_cast<DType>(dt));
-      if (b->api->supports(b->api->backend, static_cast<kiln_op>(op), dtypes.data(),
-                           static_cast<int32_t>(dtypes.size()), nullptr)) {
-        info.supported_ops.push_back(names[op]);
+      if (detail::backend_claims(b, static_cast<kiln_op>(op), dtypes, nullptr)) {
+        info.supported_ops.push_back(kiln_op_name(op));
         break;
       }
     }

@@ -8,7 +8,9 @@
 #include "dispatch/dispatch.hpp"
 
 #include <kiln/error.hpp>
+#include <kiln/plugin/op_info.h>
 
+#include <atomic>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,17 +24,6 @@
 namespace kiln::detail {
 
 namespace {
-
-struct OpInfo {
-  const char* name;
-  int num_inputs;
-  int num_outputs;
-};
-constexpr OpInfo kOps[] = {
-#define KILN_OP(id, name, nin, nout, attrs, kind) {name, nin, nout},
-#include <kiln/plugin/ops.def>
-#undef KILN_OP
-};
 
 bool strict_backend() {
   static const bool strict = [] {
@@ -62,12 +53,7 @@ std::string dtype_list(const std::vector<int32_t>& dtypes) {
 [[noreturn]] void throw_launch_error(BackendEntry* b, kiln_op op, kiln_status s, const std::vector<int32_t>& dtypes) {
   std::string msg = std::string("op '") + op_name(op) + "' " + dtype_list(dtypes) + " failed on backend '" +
                     b->name + "': " + b->last_error();
-  if (s == KILN_STATUS_OUT_OF_MEMORY || s == KILN_STATUS_NO_DEVICE) throw DeviceError(msg);
-  throw BackendError(msg);
-}
-
-bool supports(BackendEntry* b, kiln_op op, const std::vector<int32_t>& dtypes, const void* attrs) {
-  return b->api->supports(b->api->backend, op, dtypes.data(), static_cast<int32_t>(dtypes.size()), attrs) != 0;
+  throw_status_error(s, msg);
 }
 
 // Note [Op profile]: with KILN_PROFILE=1 every launch is timed, the device synchronized after it
@@ -106,7 +92,7 @@ class OpProfile {
     std::fprintf(stderr, "\nkiln op profile (KILN_PROFILE=1; each launch timed to completion)\n");
     std::fprintf(stderr, "%-8s %-24s %10s %12s %10s %7s\n", "backend", "op", "calls", "total ms", "mean us", "share");
     for (const auto& [key, e] : rows)
-      std::fprintf(stderr, "%-8s %-24s %10lld %12.2f %10.2f %6.1f%%\n", key.first.c_str(), kOps[key.second].name,
+      std::fprintf(stderr, "%-8s %-24s %10lld %12.2f %10.2f %6.1f%%\n", key.first.c_str(), kiln_op_name(key.second),
                    static_cast<long long>(e.calls), e.seconds * 1e3, e.seconds * 1e6 / static_cast<double>(e.calls),
                    total > 0 ? 100.0 * e.seconds / total : 0.0);
     std::fprintf(stderr, "%-8s %-24s %10lld %12.2f\n", "", "total", static_cast<long long>(calls), total * 1e3);
@@ -137,12 +123,63 @@ void print_op_profile() {
 
 namespace {
 
+// Note [Launching v1 and v2 plugins]: core describes tensors as v2 descriptors and attribute
+// structs with their v2 header. A v2 plugin gets them as they are, through device_supports and
+// launch_v2 (with a launch id, which stream_failed_launch names again for a deferred error). A v1
+// plugin gets v1 descriptors (the same fields, without struct_size, buffer and byte_offset) and
+// the attribute struct past its 8-byte header (KILN_ATTRS_V1_OFFSET), through supports and launch.
+std::atomic<uint64_t> g_next_launch_id{1};
+
+kiln_launch_desc launch_desc(kiln_op op, const std::vector<kiln_tensor_desc>& descs, size_t num_inputs,
+                             const void* attrs, uint64_t launch_id) {
+  kiln_launch_desc l{};
+  l.struct_size = sizeof(kiln_launch_desc);
+  l.op = op;
+  l.num_inputs = static_cast<int32_t>(num_inputs);
+  l.num_outputs = static_cast<int32_t>(descs.size() - num_inputs);
+  l.tensor_desc_size = sizeof(kiln_tensor_desc);
+  l.inputs = descs.data();
+  l.outputs = descs.data() + num_inputs;
+  l.attrs = attrs;
+  l.launch_id = launch_id;
+  return l;
+}
+
+kiln_tensor_desc_v1 to_v1(const kiln_tensor_desc& d) {
+  kiln_tensor_desc_v1 v1;
+  v1.data = d.data;
+  v1.dtype = d.dtype;
+  v1.ndim = d.ndim;
+  v1.offset = d.offset;
+  std::memcpy(v1.shape, d.shape, sizeof v1.shape);
+  std::memcpy(v1.strides, d.strides, sizeof v1.strides);
+  return v1;
+}
+
+bool supports(BackendEntry* b, DeviceEntry& dev, kiln_op op, const std::vector<kiln_tensor_desc>& descs,
+              size_t num_inputs, const std::vector<int32_t>& dtypes, const void* attrs) {
+  if (b->abi_version >= 2) {
+    const kiln_launch_desc l = launch_desc(op, descs, num_inputs, attrs, 0);
+    return b->api->device_supports(dev.handle, &l) != 0;
+  }
+  return backend_claims(b, op, dtypes, attrs);
+}
+
 void launch_on(BackendEntry* b, DeviceEntry& dev, kiln_op op, const std::vector<kiln_tensor_desc>& descs,
                size_t num_inputs, const void* attrs, const std::vector<int32_t>& dtypes) {
   OpProfile* profile = OpProfile::get();
   const auto start = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-  kiln_status s = b->api->launch(dev.stream, op, descs.data(), static_cast<int32_t>(num_inputs),
-                                 descs.data() + num_inputs, static_cast<int32_t>(descs.size() - num_inputs), attrs);
+  kiln_status s;
+  if (b->abi_version >= 2) {
+    const kiln_launch_desc l = launch_desc(op, descs, num_inputs, attrs, g_next_launch_id.fetch_add(1, std::memory_order_relaxed));
+    s = b->api->launch_v2(dev.stream, &l);
+  } else {
+    KILN_ASSERT(descs.size() <= KILN_OP_MAX_TENSORS, "too many tensors for one launch");
+    kiln_tensor_desc_v1 v1[KILN_OP_MAX_TENSORS];
+    for (size_t i = 0; i < descs.size(); ++i) v1[i] = to_v1(descs[i]);
+    s = b->api->launch(dev.stream, op, v1, static_cast<int32_t>(num_inputs), v1 + num_inputs,
+                       static_cast<int32_t>(descs.size() - num_inputs), attrs_v1(attrs));
+  }
   if (s != KILN_STATUS_OK) throw_launch_error(b, op, s, dtypes);
   if (profile) {
     if (!b->host_accessible) b->api->stream_synchronize(dev.stream);
@@ -212,7 +249,11 @@ Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, i
 kiln_tensor_desc describe(const Tensor& t) {
   kiln_tensor_desc d;
   const TensorImpl* impl = t.impl();
+  d.struct_size = sizeof(kiln_tensor_desc);
+  d.flags = 0;
   d.data = impl->storage->data();
+  d.buffer = impl->storage->block.buffer;
+  d.byte_offset = 0;  // a storage is one whole buffer
   d.dtype = static_cast<int32_t>(impl->dtype);
   d.ndim = static_cast<int32_t>(impl->shape.size());
   d.offset = impl->offset;
@@ -223,25 +264,39 @@ kiln_tensor_desc describe(const Tensor& t) {
   return d;
 }
 
-const char* op_name(kiln_op op) { return op >= 0 && op < KILN_OP_COUNT ? kOps[op].name : "unknown-op"; }
-int op_num_inputs(kiln_op op) { return kOps[op].num_inputs; }
-int op_num_outputs(kiln_op op) { return kOps[op].num_outputs; }
+const char* op_name(kiln_op op) { return kiln_op_name(op); }
+int op_num_inputs(kiln_op op) { return kiln_op_info(op)->num_inputs; }
+int op_num_outputs(kiln_op op) { return kiln_op_info(op)->num_outputs; }
 
 std::vector<int32_t> op_signature(kiln_op op, DType dtype) {
-  const int32_t d = static_cast<int32_t>(dtype), b = KILN_DTYPE_BOOL, i64 = KILN_DTYPE_INT64;
-  switch (op) {
-    case KILN_OP_EQ: case KILN_OP_NE: case KILN_OP_LT: case KILN_OP_LE: case KILN_OP_GT: case KILN_OP_GE:
-      return {d, d, b};
-    case KILN_OP_LOGICAL_NOT: return {d, b};
-    case KILN_OP_WHERE: return {b, d, d, d};
-    case KILN_OP_ARGMAX: case KILN_OP_ARGMIN: return {d, i64};
-    case KILN_OP_MAXPOOL2D: return {d, d, i64};
-    case KILN_OP_MAXPOOL2D_BACKWARD: return {d, i64, d};
-    case KILN_OP_GATHER: case KILN_OP_INDEX_SELECT: case KILN_OP_EMBEDDING: case KILN_OP_EMBEDDING_BACKWARD:
-      return {d, i64, d};
-    case KILN_OP_SCATTER_ADD: return {d, i64, d, d};
-    case KILN_OP_CAST: return {d, KILN_DTYPE_FLOAT32};
-    default: return std::vector<int32_t>(static_cast<size_t>(kOps[op].num_inputs + kOps[op].num_outputs), d);
+  const struct kiln_op_info* info = kiln_op_info(op);
+  KILN_ASSERT(info != nullptr, "op_signature of unknown op ", static_cast<int>(op));
+  // The signature letters of ops.def, whether or not the op is defined for `dtype` (the caller
+  // asks a backend next); CAST's "any" output is float32.
+  std::vector<int32_t> out;
+  for (const char* c = info->signature; *c; ++c)
+    out.push_back(*c == KILN_SIG_INDEX ? KILN_DTYPE_INT64
+                  : *c == KILN_SIG_BOOL ? KILN_DTYPE_BOOL
+                  : *c == KILN_SIG_ANY  ? KILN_DTYPE_FLOAT32
+                                        : static_cast<int32_t>(dtype));
+  return out;
+}
+
+const void* attrs_v1(const void* attrs) {
+  return attrs ? static_cast<const char*>(attrs) + KILN_ATTRS_V1_OFFSET : nullptr;
+}
+
+bool backend_claims(BackendEntry* b, kiln_op op, const std::vector<int32_t>& dtypes, const void* attrs) {
+  return b->api->supports(b->api->backend, op, dtypes.data(), static_cast<int32_t>(dtypes.size()), attrs_v1(attrs)) !=
+         0;
+}
+
+[[noreturn]] void throw_status_error(kiln_status status, const std::string& message) {
+  switch (status) {
+    case KILN_STATUS_INDEX_OUT_OF_RANGE: throw IndexError(message);
+    case KILN_STATUS_OUT_OF_MEMORY:
+    case KILN_STATUS_NO_DEVICE: throw DeviceError(message);
+    default: throw BackendError(message);
   }
 }
 
@@ -283,13 +338,13 @@ struct LaunchArgs {
 // Launches op where it needs no copy: on b, or for host memory on another host backend (the
 // fallback in the same memory). False, with nothing launched, if neither runs it.
 bool launch_without_copy(BackendEntry* b, DeviceEntry& dev, kiln_op op, const LaunchArgs& args, const void* attrs) {
-  if (supports(b, op, args.dtypes, attrs)) {
+  if (supports(b, dev, op, args.descs, args.num_inputs, args.dtypes, attrs)) {
     launch_on(b, dev, op, args.descs, args.num_inputs, attrs, args.dtypes);
     return true;
   }
   if (!b->host_accessible) return false;
   for (BackendEntry* h : Registry::get().host_backends()) {
-    if (h == b || !supports(h, op, args.dtypes, attrs)) continue;
+    if (h == b || !supports(h, h->device(0), op, args.descs, args.num_inputs, args.dtypes, attrs)) continue;
     log_once(KILN_LOG_INFO, op, b, [&] {
       return std::string("op '") + op_name(op) + "' " + dtype_list(args.dtypes) + " is not in backend '" + b->name +
              "'; running it on '" + h->name + "' in the same host memory";
@@ -336,7 +391,7 @@ void run(kiln_op op, const Device& device, std::initializer_list<Tensor> inputs,
   for (auto& t : host_outputs) host_descs.push_back(describe(t));
   bool done = false;
   for (BackendEntry* h : hosts) {
-    if (!supports(h, op, dtypes, attrs)) continue;
+    if (!supports(h, h->device(0), op, host_descs, host_inputs.size(), dtypes, attrs)) continue;
     launch_on(h, h->device(0), op, host_descs, host_inputs.size(), attrs, dtypes);
     done = true;
     break;
@@ -362,8 +417,8 @@ void run_exact(BackendEntry* b, kiln_op op, const std::vector<Tensor>& inputs, c
     dtypes.push_back(static_cast<int32_t>(t.dtype()));
     descs.push_back(describe(t));
   }
-  KILN_CHECK(supports(b, op, dtypes, attrs), BackendError, "backend '", b->name, "' does not support op '",
-             op_name(op), "' ", dtype_list(dtypes));
+  KILN_CHECK(supports(b, b->device(0), op, descs, inputs.size(), dtypes, attrs), BackendError, "backend '", b->name,
+             "' does not support op '", op_name(op), "' ", dtype_list(dtypes));
   launch_on(b, b->device(0), op, descs, inputs.size(), attrs, dtypes);
 }
 
@@ -372,7 +427,13 @@ void synchronize(const Device& device) {
   DeviceEntry& dev = b->device(device.index());
   if (b->host_accessible) return;
   kiln_status s = b->api->stream_synchronize(dev.stream);
-  KILN_CHECK(s == KILN_STATUS_OK, DeviceError, "synchronizing ", device.str(), " failed: ", b->last_error());
+  if (s == KILN_STATUS_OK) return;
+  // A deferred error: a v2 plugin names the launch that failed.
+  std::string message = "synchronizing " + device.str() + " failed: " + b->last_error();
+  if (b->abi_version >= 2)
+    if (const uint64_t id = b->api->stream_failed_launch(dev.stream)) message += " (in launch #" + std::to_string(id) + ")";
+  if (s == KILN_STATUS_INDEX_OUT_OF_RANGE) throw IndexError(message);
+  throw DeviceError(message);
 }
 
 void read_bytes(const Tensor& t, size_t byte_offset, void* dst, size_t bytes) {

@@ -50,8 +50,16 @@ kiln_tensor_desc describe(const Tensor& t);
 const char* op_name(kiln_op op);
 int op_num_inputs(kiln_op op);
 int op_num_outputs(kiln_op op);
-// The dtypes (inputs then outputs) an op takes when its main dtype is `dtype`.
+// The dtypes (inputs then outputs) an op takes when its main dtype is `dtype` (op_info.h's
+// signature; CAST's output is float32).
 std::vector<int32_t> op_signature(kiln_op op, DType dtype);
+// A v2 attribute struct as a v1 plugin reads it (past its struct_size header), or NULL.
+const void* attrs_v1(const void* attrs);
+// The backend's dtype-level answer (its supports slot; attrs in the v2 layout, converted).
+bool backend_claims(BackendEntry* b, kiln_op op, const std::vector<int32_t>& dtypes, const void* attrs);
+// Throws the exception a failing status maps to: IndexError for INDEX_OUT_OF_RANGE, DeviceError
+// for OUT_OF_MEMORY and NO_DEVICE, BackendError otherwise.
+[[noreturn]] void throw_status_error(kiln_status status, const std::string& message);
 
 // Runs op on device's backend; falls back along the host chain, or through the host for a
 // device backend (Note [Fallback] in dispatch.cpp). Throws BackendError / DeviceError.

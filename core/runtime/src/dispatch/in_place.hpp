@@ -13,7 +13,7 @@ namespace kiln::detail {
 
 // t <- t * s
 inline void scale_in_place(const Tensor& t, double s) {
-  kiln_scalar_attrs attrs{s, 0};
+  kiln_scalar_attrs attrs{KILN_ATTRS_HEAD(kiln_scalar_attrs), s, 0};
   run(KILN_OP_MUL_SCALAR, t.device(), {t}, {t}, &attrs);
 }
 

@@ -28,7 +28,7 @@ Tensor gather(const Tensor& x, int64_t axis, const Tensor& index_in) {
   for (int64_t d = 0; d < src.dim(); ++d)
     KILN_CHECK(d == a || index.shape()[d] <= src.shape()[d], ShapeError, "gather: index ", index.shape(),
                " is larger than input ", x.shape(), " at axis ", d);
-  kiln_axis_attrs attrs{static_cast<int32_t>(a)};
+  kiln_axis_attrs attrs{KILN_ATTRS_HEAD(kiln_axis_attrs), static_cast<int32_t>(a)};
   Tensor out = detail::make_tensor(index.shape(), src.dtype(), src.device());
   detail::run(KILN_OP_GATHER, src.device(), {src.detach(), index}, {out}, &attrs);
   if (needs_grad({src})) {
@@ -56,7 +56,7 @@ Tensor scatter_add(const Tensor& self, int64_t axis, const Tensor& index_in, con
                " is larger than self ", self.shape(), " at axis ", d);
   }
   Tensor src = detail::as_dtype(src_in.detach(), self.dtype());
-  kiln_axis_attrs attrs{static_cast<int32_t>(a)};
+  kiln_axis_attrs attrs{KILN_ATTRS_HEAD(kiln_axis_attrs), static_cast<int32_t>(a)};
   Tensor out = detail::make_tensor(self.shape(), self.dtype(), self.device());
   detail::run(KILN_OP_SCATTER_ADD, self.device(), {self.detach(), index, src}, {out}, &attrs);
   if (needs_grad({self, src_in})) {
@@ -86,7 +86,7 @@ Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index_in) {
   int64_t a = wrap_axis(axis, src.dim(), "index_select");
   Shape s = src.shape();
   s[a] = index.numel();
-  kiln_axis_attrs attrs{static_cast<int32_t>(a)};
+  kiln_axis_attrs attrs{KILN_ATTRS_HEAD(kiln_axis_attrs), static_cast<int32_t>(a)};
   Tensor out = detail::make_tensor(s, src.dtype(), src.device());
   detail::run(KILN_OP_INDEX_SELECT, src.device(), {src.detach(), index}, {out}, &attrs);
   if (needs_grad({src})) {
@@ -111,7 +111,7 @@ Tensor embedding(const Tensor& weight, const Tensor& index_in, int64_t padding_i
   Tensor index = as_index(index_in);
   Shape s = index.shape();
   s.push_back(weight.shape()[1]);
-  kiln_embedding_attrs attrs{padding_idx};
+  kiln_embedding_attrs attrs{KILN_ATTRS_HEAD(kiln_embedding_attrs), padding_idx};
   Tensor out = detail::make_tensor(s, weight.dtype(), weight.device());
   detail::run(KILN_OP_EMBEDDING, weight.device(), {weight.detach(), index}, {out}, &attrs);
   if (needs_grad({weight})) {

@@ -12,7 +12,7 @@ using G = std::vector<Tensor>;
 namespace {
 
 kiln_conv2d_attrs conv_attrs(const Conv2dParams& p) {
-  kiln_conv2d_attrs a{};
+  kiln_conv2d_attrs a = kiln_conv2d_attrs_init();
   for (int i = 0; i < 2; ++i) {
     a.stride[i] = p.stride[i];
     a.padding[i] = p.padding[i];
@@ -95,7 +95,7 @@ namespace {
 struct PoolPlan {
   Tensor x;
   bool batched;
-  kiln_pool2d_attrs attrs{};
+  kiln_pool2d_attrs attrs = kiln_pool2d_attrs_init();
   Shape out_shape;
 };
 
@@ -205,7 +205,7 @@ Tensor softmax_impl(kiln_op op, kiln_op backward_op, const char* name, const Ten
   detail::check_defined(name, {x});
   Tensor in = is_floating(x.dtype()) ? x : x.to(DType::Float32);
   Tensor src = in.dim() == 0 ? in.reshape({1}) : in;
-  kiln_axis_attrs attrs{static_cast<int32_t>(wrap_axis(axis, in.dim(), name))};
+  kiln_axis_attrs attrs{KILN_ATTRS_HEAD(kiln_axis_attrs), static_cast<int32_t>(wrap_axis(axis, in.dim(), name))};
   Tensor y = detail::make_tensor(src.shape(), src.dtype(), src.device());
   detail::run(op, src.device(), {src.detach()}, {y}, &attrs);
   if (needs_grad({src})) {

@@ -140,7 +140,7 @@ Tensor scalar_operand(const Tensor& a, double b) {
 Tensor add(const Tensor& a, double b) {
   detail::check_defined("add", {a});
   Tensor x = scalar_operand(a, b);
-  kiln_scalar_attrs attrs{b, 0};
+  kiln_scalar_attrs attrs{KILN_ATTRS_HEAD(kiln_scalar_attrs), b, 0};
   Tensor out = detail::run_unary_op(KILN_OP_ADD_SCALAR, x.detach(), x.dtype(), &attrs);
   if (needs_grad({x})) record("add_scalar", {x}, {out}, [](const G& g) { return G{g[0]}; });
   autograd::check_anomaly("add_scalar", {out});
@@ -149,7 +149,7 @@ Tensor add(const Tensor& a, double b) {
 Tensor mul(const Tensor& a, double b) {
   detail::check_defined("mul", {a});
   Tensor x = scalar_operand(a, b);
-  kiln_scalar_attrs attrs{b, 0};
+  kiln_scalar_attrs attrs{KILN_ATTRS_HEAD(kiln_scalar_attrs), b, 0};
   Tensor out = detail::run_unary_op(KILN_OP_MUL_SCALAR, x.detach(), x.dtype(), &attrs);
   if (needs_grad({x})) record("mul_scalar", {x}, {out}, [b](const G& g) { return G{mul(g[0], b)}; });
   autograd::check_anomaly("mul_scalar", {out});
@@ -158,7 +158,7 @@ Tensor mul(const Tensor& a, double b) {
 Tensor pow(const Tensor& a, double p) {
   detail::check_defined("pow", {a});
   Tensor x = is_floating(a.dtype()) ? a : a.to(DType::Float32);
-  kiln_scalar_attrs attrs{p, 0};
+  kiln_scalar_attrs attrs{KILN_ATTRS_HEAD(kiln_scalar_attrs), p, 0};
   Tensor out = detail::run_unary_op(KILN_OP_POW_SCALAR, x.detach(), x.dtype(), &attrs);
   if (needs_grad({x})) {
     Tensor xd = x.detach();
@@ -220,7 +220,7 @@ Tensor reciprocal(const Tensor& x) { return div(ones_like(x.detach()).to(is_floa
 
 Tensor leaky_relu(const Tensor& x, double slope) {
   detail::check_defined("leaky_relu", {x});
-  kiln_scalar_attrs attrs{slope, 0};
+  kiln_scalar_attrs attrs{KILN_ATTRS_HEAD(kiln_scalar_attrs), slope, 0};
   Tensor y = detail::run_unary_op(KILN_OP_LEAKY_RELU, x.detach(), x.dtype(), &attrs);
   if (needs_grad({x})) {
     Tensor xd = x.detach();
@@ -241,7 +241,7 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   Tensor in = x;
   if (!is_floating(x.dtype()) && ((lo && *lo != std::floor(*lo)) || (hi && *hi != std::floor(*hi))))
     in = x.to(DType::Float32);
-  kiln_scalar_attrs attrs{a, b};
+  kiln_scalar_attrs attrs{KILN_ATTRS_HEAD(kiln_scalar_attrs), a, b};
   Tensor y = detail::run_unary_op(KILN_OP_CLAMP, in.detach(), in.dtype(), &attrs);
   if (needs_grad({in})) {
     Tensor xd = in.detach();

@@ -50,7 +50,7 @@ Plan plan(const char* op, const Tensor& x, const std::vector<int64_t>& axes_in, 
 }
 
 Tensor run_reduce(kiln_op op, const Plan& p, DType out_dtype, double correction = 0.0) {
-  kiln_reduce_attrs attrs{};
+  kiln_reduce_attrs attrs = kiln_reduce_attrs_init();
   attrs.num_axes = static_cast<int32_t>(p.axes.size());
   for (size_t i = 0; i < p.axes.size(); ++i) attrs.axes[i] = static_cast<int32_t>(p.axes[i]);
   attrs.correction = correction;

@@ -58,8 +58,10 @@ const kiln_host_api* host_api() {
   return &api;
 }
 
-// Required slots: everything up to and including launch in ABI version 1.
-constexpr size_t kRequiredApiSize = offsetof(kiln_backend_api, launch) + sizeof(void*);
+// Required slots: everything up to and including launch in ABI version 1; the whole v2 table
+// (stream_failed_launch is its last slot) in ABI version 2.
+constexpr size_t kRequiredApiSize = KILN_BACKEND_API_V1_SIZE;
+constexpr size_t kRequiredApiSizeV2 = offsetof(kiln_backend_api, stream_failed_launch) + sizeof(void*);
 
 std::string library_dir() {
   try {
@@ -84,6 +86,8 @@ std::string status_name(kiln_status s) {
     case KILN_STATUS_DEVICE_ERROR: return "DEVICE_ERROR";
     case KILN_STATUS_NO_DEVICE: return "NO_DEVICE";
     case KILN_STATUS_INTERNAL: return "INTERNAL";
+    case KILN_STATUS_INDEX_OUT_OF_RANGE: return "INDEX_OUT_OF_RANGE";
+    case KILN_STATUS_NOT_READY: return "NOT_READY";
   }
   return "status " + std::to_string(static_cast<int>(s));
 }
@@ -253,9 +257,10 @@ BackendEntry* Registry::load_file(const std::string& path) {
                 std::to_string(KILN_ABI_VERSION) + "); upgrade Kiln or use a plugin built for ABI " +
                 std::to_string(KILN_ABI_VERSION));
   if (api->abi_version == 0) return fail("plugin declares ABI version 0, which does not exist");
-  if (api->struct_size < kRequiredApiSize || api->struct_size > (1u << 16))
+  const size_t required_size = api->abi_version >= 2 ? kRequiredApiSizeV2 : kRequiredApiSize;
+  if (api->struct_size < required_size || api->struct_size > (1u << 16))
     return fail("function table has struct_size " + std::to_string(api->struct_size) + ", expected at least " +
-                std::to_string(kRequiredApiSize));
+                std::to_string(required_size) + " for ABI version " + std::to_string(api->abi_version));
   if (api->name == nullptr || api->name[0] == '\0' || std::strlen(api->name) > 64)
     return fail("function table has no valid backend name");
   for (const char* c = api->name; *c; ++c)
@@ -267,9 +272,26 @@ BackendEntry* Registry::load_file(const std::string& path) {
                           (void* const*)&api->buffer_data,  (void* const*)&api->buffer_write,
                           (void* const*)&api->buffer_read,  (void* const*)&api->stream_create,
                           (void* const*)&api->stream_destroy, (void* const*)&api->stream_synchronize,
-                          (void* const*)&api->supports,     (void* const*)&api->launch};
+                          (void* const*)&api->supports};
   for (auto slot : slots)
     if (*slot == nullptr) return fail("function table has a null required slot");
+  // A v1 plugin runs through launch; a v2 plugin through launch_v2 and every other v2 slot (its
+  // v1 launch, for v1 hosts, may be NULL).
+  if (api->abi_version < 2 && api->launch == nullptr) return fail("function table has a null required slot (launch)");
+  if (api->abi_version >= 2) {
+    void* const* v2_slots[] = {
+        (void* const*)&api->event_create,       (void* const*)&api->event_destroy,
+        (void* const*)&api->event_record,       (void* const*)&api->stream_wait_event,
+        (void* const*)&api->event_synchronize,  (void* const*)&api->event_query,
+        (void* const*)&api->buffer_write_async, (void* const*)&api->buffer_read_async,
+        (void* const*)&api->buffer_copy,        (void* const*)&api->device_can_access_peer,
+        (void* const*)&api->buffer_copy_peer,   (void* const*)&api->host_alloc,
+        (void* const*)&api->host_free,          (void* const*)&api->buffer_import_host,
+        (void* const*)&api->device_supports,    (void* const*)&api->launch_v2,
+        (void* const*)&api->stream_failed_launch};
+    for (auto slot : v2_slots)
+      if (*slot == nullptr) return fail("function table declares ABI version 2 but has a null v2 slot");
+  }
 
   auto entry = std::make_unique<BackendEntry>();
   entry->name = api->name;
@@ -295,6 +317,10 @@ BackendEntry* Registry::load_file(const std::string& path) {
     if (api->device_props(dev->handle, &dev->props) != KILN_STATUS_OK)
       return fail("device_props(" + std::to_string(i) + ") failed: " + entry->last_error());
     dev->props.name[sizeof(dev->props.name) - 1] = '\0';
+    // v2 props fields count only when the plugin's props struct covers them (a v1 plugin's does not).
+    dev->plugin_caches_memory = api->abi_version >= 2 &&
+                                dev->props.struct_size >= offsetof(kiln_device_props, caches_memory) + sizeof(int32_t) &&
+                                dev->props.caches_memory == 1;
     if (api->stream_create(dev->handle, &dev->stream) != KILN_STATUS_OK)
       return fail("stream_create on device " + std::to_string(i) + " failed: " + entry->last_error());
     all_host = all_host && dev->props.host_accessible;

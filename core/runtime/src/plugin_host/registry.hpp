@@ -18,6 +18,9 @@ struct DeviceEntry {
   kiln_device_props props{};
   kiln_stream_t stream = nullptr;
   std::unique_ptr<CachingAllocator> allocator;
+  // The plugin caches behind buffer_alloc/free (props.caches_memory, v2): the allocator does not
+  // cache on top of it.
+  bool plugin_caches_memory = false;
 };
 
 struct BackendEntry {

@@ -54,7 +54,7 @@ Tensor& random_fill(Tensor& t, kiln_op op, double a, double b, Generator* gen) {
   Generator& g = gen ? *gen : default_generator();
   Tensor target = t.is_contiguous() ? t : empty_like(t);
   auto [seed, offset] = g.reserve(static_cast<uint64_t>(t.numel()));
-  kiln_random_attrs attrs{seed, offset, a, b};
+  kiln_random_attrs attrs{KILN_ATTRS_HEAD(kiln_random_attrs), seed, offset, a, b};
   detail::run(op, target.device(), {}, {target}, &attrs);
   if (!target.same(t)) t.copy_(target);
   return t;

@@ -348,7 +348,7 @@ KILN_INSTANTIATE(bool)
 #undef KILN_INSTANTIATE
 
 Tensor& Tensor::fill_(double value) {
-  kiln_scalar_attrs attrs{value, 0.0};
+  kiln_scalar_attrs attrs{KILN_ATTRS_HEAD(kiln_scalar_attrs), value, 0.0};
   detail::run(KILN_OP_FILL, device(), {}, {*this}, &attrs);
   return *this;
 }
