@@ -70,7 +70,15 @@ struct DataLoader::Impl {
     std::vector<Example> examples;
     examples.reserve(static_cast<size_t>(end - begin));
     for (int64_t k = begin; k < end; ++k) examples.push_back(dataset->get(order[static_cast<size_t>(k)]));
-    return options.collate ? options.collate(std::move(examples)) : default_collate(std::move(examples));
+    return to_device(options.collate ? options.collate(std::move(examples)) : default_collate(std::move(examples)));
+  }
+
+  // The batch on options.device (DataLoaderOptions::device), copied on its side stream.
+  Batch to_device(Batch batch) const {
+    if (!options.device) return batch;
+    if (batch.input.defined()) batch.input = batch.input.to(*options.device, /*non_blocking=*/true);
+    if (batch.target.defined()) batch.target = batch.target.to(*options.device, /*non_blocking=*/true);
+    return batch;
   }
 
   // Makes batch b if nobody has claimed it yet; returns whether this call made it.
@@ -142,7 +150,7 @@ struct DataLoader::Impl {
     if (examples.empty() || (options.drop_last && static_cast<int64_t>(examples.size()) < options.batch_size))
       return std::nullopt;
     NoGradGuard no_grad;
-    return options.collate ? options.collate(std::move(examples)) : default_collate(std::move(examples));
+    return to_device(options.collate ? options.collate(std::move(examples)) : default_collate(std::move(examples)));
   }
 
   std::optional<Batch> next() {

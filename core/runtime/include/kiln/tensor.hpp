@@ -86,7 +86,13 @@ class Tensor {
   Tensor contiguous() const;  // itself when already contiguous
 
   // ---- conversions ----
-  Tensor to(const Device& device) const;
+  // A copy on `device` (itself when already there; a view when both are host memory). The bytes
+  // move storage to storage in stream order: host to a GPU through pinned staging buffers, GPU to
+  // GPU by a device copy or a peer copy (docs/design-notes.md, "ABI v2 on the host side").
+  // non_blocking: a copy to a device runs on the device's side stream, overlapping the kernels
+  // already queued, and every later op on the device waits for it (as PyTorch's
+  // to(device, non_blocking=True) from pinned memory). The DataLoader's `device` option uses it.
+  Tensor to(const Device& device, bool non_blocking = false) const;
   Tensor to(DType dtype) const;
   Tensor clone() const;
   Tensor detach() const;  // shares storage, no autograd history

@@ -170,8 +170,11 @@ void launch_on(BackendEntry* b, DeviceEntry& dev, kiln_op op, const std::vector<
   OpProfile* profile = OpProfile::get();
   const auto start = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   kiln_status s;
+  std::lock_guard stream_lock(dev.stream_mutex);  // the threading contract: one thread per stream
   if (b->abi_version >= 2) {
-    const kiln_launch_desc l = launch_desc(op, descs, num_inputs, attrs, g_next_launch_id.fetch_add(1, std::memory_order_relaxed));
+    const uint64_t id = g_next_launch_id.fetch_add(1, std::memory_order_relaxed);
+    const kiln_launch_desc l = launch_desc(op, descs, num_inputs, attrs, id);
+    if (!b->host_accessible) dev.recent_launches[id % DeviceEntry::kRecentLaunches] = {id, op};
     s = b->api->launch_v2(dev.stream, &l);
   } else {
     KILN_ASSERT(descs.size() <= KILN_OP_MAX_TENSORS, "too many tensors for one launch");
@@ -426,42 +429,31 @@ void synchronize(const Device& device) {
   BackendEntry* b = device.entry();
   DeviceEntry& dev = b->device(device.index());
   if (b->host_accessible) return;
-  kiln_status s = b->api->stream_synchronize(dev.stream);
+  kiln_status s;
+  uint64_t failed = 0;
+  {
+    std::lock_guard stream_lock(dev.stream_mutex);
+    s = b->api->stream_synchronize(dev.stream);
+    if (s != KILN_STATUS_OK && b->abi_version >= 2) failed = b->api->stream_failed_launch(dev.stream);
+  }
   if (s == KILN_STATUS_OK) return;
-  // A deferred error: a v2 plugin names the launch that failed.
-  std::string message = "synchronizing " + device.str() + " failed: " + b->last_error();
-  if (b->abi_version >= 2)
-    if (const uint64_t id = b->api->stream_failed_launch(dev.stream)) message += " (in launch #" + std::to_string(id) + ")";
+  throw_deferred_error(b, dev, device.str(), s, failed);
+}
+
+// Note [Deferred errors]: an asynchronous device reports a kernel's failure when the host next
+// synchronizes, long after the launch returned. A v2 plugin names the failed launch's id
+// (stream_failed_launch); the device's ring of recent launches turns it into the op's name.
+[[noreturn]] void throw_deferred_error(BackendEntry* b, DeviceEntry& dev, const std::string& where, kiln_status s,
+                                       uint64_t failed_launch) {
+  std::string message = "synchronizing " + where + " failed: " + b->last_error();
+  if (failed_launch != 0) {
+    const auto& [id, op] = dev.recent_launches[failed_launch % DeviceEntry::kRecentLaunches];
+    message += " (the failed op is launch #" + std::to_string(failed_launch);
+    if (id == failed_launch) message += std::string(", '") + op_name(static_cast<kiln_op>(op)) + "'";
+    message += "; it ran asynchronously, so the error surfaced at this synchronize)";
+  }
   if (s == KILN_STATUS_INDEX_OUT_OF_RANGE) throw IndexError(message);
   throw DeviceError(message);
-}
-
-void read_bytes(const Tensor& t, size_t byte_offset, void* dst, size_t bytes) {
-  if (bytes == 0) return;
-  Storage& s = *t.impl()->storage;
-  KILN_ASSERT(byte_offset + bytes <= s.bytes, "read past the end of storage");
-  if (s.backend->host_accessible) {
-    std::memcpy(dst, static_cast<const char*>(s.data()) + byte_offset, bytes);
-    return;
-  }
-  detail::synchronize(t.device());
-  kiln_status st = s.backend->api->buffer_read(s.block.buffer, byte_offset, dst, bytes);
-  KILN_CHECK(st == KILN_STATUS_OK, DeviceError, "reading ", bytes, " bytes from ", s.backend->name,
-             " failed: ", s.backend->last_error());
-}
-
-void write_bytes(const Tensor& t, size_t byte_offset, const void* src, size_t bytes) {
-  if (bytes == 0) return;
-  Storage& s = *t.impl()->storage;
-  KILN_ASSERT(byte_offset + bytes <= s.bytes, "write past the end of storage");
-  if (s.backend->host_accessible) {
-    std::memcpy(static_cast<char*>(s.data()) + byte_offset, src, bytes);
-    return;
-  }
-  detail::synchronize(t.device());
-  kiln_status st = s.backend->api->buffer_write(s.block.buffer, byte_offset, src, bytes);
-  KILN_CHECK(st == KILN_STATUS_OK, DeviceError, "writing ", bytes, " bytes to ", s.backend->name, " failed: ",
-             s.backend->last_error());
 }
 
 }  // namespace kiln::detail

@@ -78,7 +78,15 @@ void synchronize(const Device& device);
 // The KILN_PROFILE table (Note [Op profile] in dispatch.cpp); no-ops when profiling is off.
 void reset_op_profile();
 void print_op_profile();
-// Copies bytes out of (into) a tensor's storage, synchronizing first.
+// Note [Deferred errors] (dispatch.cpp): throws IndexError or DeviceError naming the failed op.
+[[noreturn]] void throw_deferred_error(BackendEntry* b, DeviceEntry& dev, const std::string& where, kiln_status s,
+                                       uint64_t failed_launch);
+// Copies `bytes` between two storages on any devices, in stream order (Note [Transfers] in
+// transfer.cpp). With side_stream, a copy to a device runs on the device's copy stream and the
+// device's main stream waits for it (Tensor::to(device, true)).
+void copy_storage(const Storage& src, size_t src_offset, const Storage& dst, size_t dst_offset, size_t bytes,
+                  bool side_stream = false);
+// Copies bytes out of (into) a tensor's storage, in stream order with its device's work.
 void read_bytes(const Tensor& t, size_t byte_offset, void* dst, size_t bytes);
 void write_bytes(const Tensor& t, size_t byte_offset, const void* src, size_t bytes);
 

@@ -4,6 +4,7 @@
 #include <kiln/device.hpp>
 #include <kiln/plugin/kiln_backend.h>
 
+#include <array>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,6 +22,17 @@ struct DeviceEntry {
   // The plugin caches behind buffer_alloc/free (props.caches_memory, v2): the allocator does not
   // cache on top of it.
   bool plugin_caches_memory = false;
+  // The ABI's threading contract: one thread at a time per stream (kiln_backend.h, "Threading").
+  // Held for every launch, copy, event record and synchronize on `stream`.
+  std::mutex stream_mutex;
+  // The side stream for copies that overlap compute (Tensor::to(device, true), the DataLoader's
+  // `device`), created on first use, under its own mutex (Note [Transfers] in transfer.cpp).
+  kiln_stream_t copy_stream = nullptr;
+  std::mutex copy_stream_mutex;
+  // Note [Deferred errors]: the op of each recent launch on an asynchronous device, by launch id,
+  // so an error found at synchronize names the op that failed (a ring; older launches fall out).
+  static constexpr size_t kRecentLaunches = 1024;
+  std::array<std::pair<uint64_t, int32_t>, kRecentLaunches> recent_launches{};
 };
 
 struct BackendEntry {

@@ -286,7 +286,7 @@ Tensor Tensor::to(DType target) const {
   return with_backward("to", *this, out, [from](const std::vector<Tensor>& g) { return std::vector<Tensor>{g[0].to(from)}; });
 }
 
-Tensor Tensor::to(const Device& target) const {
+Tensor Tensor::to(const Device& target, bool non_blocking) const {
   if (target == device()) return *this;
   Device from = device();
   Tensor out;
@@ -294,12 +294,12 @@ Tensor Tensor::to(const Device& target) const {
     out = make_view(*this, shape(), strides(), offset());  // one memory domain: no copy
     out.impl()->device = target;
   } else {
+    // Note [Transfers] in transfer.cpp: storage to storage, no host detour through a vector
     Tensor src = contiguous();
     out = detail::make_tensor(shape(), dtype(), target);
-    size_t bytes = static_cast<size_t>(numel()) * dtype_size(dtype());
-    std::vector<unsigned char> host(bytes);
-    detail::read_bytes(src, static_cast<size_t>(src.offset()) * dtype_size(dtype()), host.data(), bytes);
-    detail::write_bytes(out, 0, host.data(), bytes);
+    const size_t element = dtype_size(dtype());
+    detail::copy_storage(*src.impl()->storage, static_cast<size_t>(src.offset()) * element, *out.impl()->storage, 0,
+                         static_cast<size_t>(numel()) * element, non_blocking);
   }
   return with_backward("to", *this, out, [from](const std::vector<Tensor>& g) { return std::vector<Tensor>{g[0].to(from)}; });
 }

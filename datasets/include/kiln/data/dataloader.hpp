@@ -42,6 +42,10 @@ struct DataLoaderOptions {
   int prefetch_factor = 2;  // batches in flight per worker
   CollateFn collate;  // empty: default_collate
   SamplerPtr sampler;  // overrides shuffle and seed
+  // Batches arrive on this device: each worker copies the batch it collated with
+  // Tensor::to(device, /*non_blocking=*/true), on the device's side stream, so the copy of the
+  // next batch overlaps the current step's kernels (a plain copy on host devices).
+  std::optional<Device> device;
 };
 
 class DataLoader : public BatchSource {
