@@ -8,18 +8,6 @@
 namespace kiln::blas {
 namespace {
 
-struct OpInfo {
-  const char* name;
-  int32_t num_inputs;
-  int32_t num_outputs;
-};
-constexpr OpInfo kOps[] = {
-#define KILN_OP(id, name, nin, nout, attrs, kind) {name, nin, nout},
-#include <kiln/plugin/ops.def>
-#undef KILN_OP
-};
-static_assert(sizeof(kOps) / sizeof(kOps[0]) == KILN_OP_COUNT);
-
 bool is_handled(kiln_op op) {
   return op == KILN_OP_MATMUL || op == KILN_OP_CONV2D || op == KILN_OP_CONV2D_BACKWARD_INPUT ||
          op == KILN_OP_CONV2D_BACKWARD_WEIGHT;
@@ -42,35 +30,28 @@ class BlasBackend final : public plugin::HostBackend {
   }
   int32_t compute_units() const override { return openblas_get_num_threads(); }
 
+  // MATMUL and CONV2D (+ backwards) in float32 and float64; the host runs the rest on tbb, and
+  // float16/bfloat16 on ref.
   bool supports(kiln_op op, const int32_t* dtypes, int32_t num_dtypes, const void*) override {
-    if (op < 0 || op >= KILN_OP_COUNT || dtypes == nullptr || !is_handled(op)) return false;
-    if (num_dtypes != kOps[op].num_inputs + kOps[op].num_outputs) return false;
-    const int32_t t = dtypes[0];
-    if (t != KILN_DTYPE_FLOAT32 && t != KILN_DTYPE_FLOAT64) return false;
-    for (int32_t i = 1; i < num_dtypes; ++i)
-      if (dtypes[i] != t) return false;
-    return true;
+    if (!is_handled(op) || !kiln_op_takes(op, dtypes, num_dtypes)) return false;
+    return dtypes[0] == KILN_DTYPE_FLOAT32 || dtypes[0] == KILN_DTYPE_FLOAT64;
   }
 
+  // The kit has validated the launch (Note [Kit launch validation]): counts, dtypes, attrs present.
   void launch(kiln_op op, const Desc* in, int32_t num_inputs, const Desc* out, int32_t num_outputs,
               const void* attrs) override {
-    if (op < 0 || op >= KILN_OP_COUNT || !is_handled(op))
+    if (!is_handled(op))
       fail(KILN_STATUS_UNSUPPORTED, "blas: ", op_name(op), " is not implemented (the host runs it on tbb)");
-    if (num_inputs != kOps[op].num_inputs || num_outputs != kOps[op].num_outputs)
-      fail(KILN_STATUS_INVALID_ARGUMENT, "blas: ", op_name(op), " takes ", kOps[op].num_inputs, " inputs and ",
-           kOps[op].num_outputs, " outputs, got ", num_inputs, " and ", num_outputs);
     int32_t dtypes[3] = {in[0].dtype, in[1].dtype, out[0].dtype};
-    if (!supports(op, dtypes, 3, attrs))
+    if (num_inputs != 2 || num_outputs != 1 || !supports(op, dtypes, 3, attrs))
       fail(KILN_STATUS_UNSUPPORTED, "blas: ", op_name(op), " supports float32 and float64 only");
     if (op == KILN_OP_MATMUL) return launch_matmul(in[0], in[1], out[0]);
-    if (attrs == nullptr) fail(KILN_STATUS_INVALID_ARGUMENT, "blas: ", op_name(op), " needs kiln_conv2d_attrs");
     launch_conv(op, in[0], in[1], out[0], *static_cast<const kiln_conv2d_attrs*>(attrs));
   }
 };
 
 }  // namespace
 
-const char* op_name(kiln_op op) { return op >= 0 && op < KILN_OP_COUNT ? kOps[op].name : "unknown op"; }
 
 }  // namespace kiln::blas
 

@@ -14,7 +14,7 @@ namespace kiln::blas {
 using plugin::fail;
 using Desc = kiln_tensor_desc;
 
-const char* op_name(kiln_op op);
+inline const char* op_name(kiln_op op) { return kiln_op_name(op); }
 
 template <class T>
 inline T* base_ptr(const Desc& d) {

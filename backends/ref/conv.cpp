@@ -2,7 +2,6 @@
 // Every output element is one direct sum (no scatter), accumulated in double.
 #include "dtype.hpp"
 #include "kernels.hpp"
-#include "op_info.hpp"
 #include "strided.hpp"
 
 namespace kiln::ref {
@@ -145,7 +144,7 @@ void conv_backward_weight(const ConvGeometry& g, View<const T> dy, View<const T>
 
 void run_conv2d(kiln_op op, const kiln_tensor_desc& in0, const kiln_tensor_desc& in1,
                 const kiln_tensor_desc& out, const kiln_conv2d_attrs& attrs) {
-  const char* name = op_name(op);
+  const char* name = kiln_op_name(op);
   dispatch_float(out.dtype, [&](auto tag) {
     using T = decltype(tag);
     switch (op) {

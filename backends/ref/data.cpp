@@ -5,7 +5,6 @@
 
 #include "dtype.hpp"
 #include "kernels.hpp"
-#include "op_info.hpp"
 #include "strided.hpp"
 
 namespace kiln::ref {
@@ -65,7 +64,7 @@ void run_random(kiln_op op, const kiln_tensor_desc& out, const kiln_random_attrs
           v = kiln_random_bernoulli(attrs.seed, c, attrs.a);
           break;
         default:
-          fail(KILN_STATUS_INTERNAL, "ref: op ", op_name(op), " reached the random kernel");
+          fail(KILN_STATUS_INTERNAL, "ref: op ", kiln_op_name(op), " reached the random kernel");
       }
       ov.at(off[0]) = convert<T>(v);
     });

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <kiln/plugin/host_backend.hpp>
+#include <kiln/plugin/op_info.h>
 #include <limits>
 #include <type_traits>
 
@@ -29,22 +30,7 @@ template <class T>
 using acc_t = std::conditional_t<is_float_v<T>, double, T>;
 
 inline const char* dtype_name(int32_t dtype) {
-  switch (dtype) {
-    case KILN_DTYPE_FLOAT32:
-      return "float32";
-    case KILN_DTYPE_FLOAT64:
-      return "float64";
-    case KILN_DTYPE_INT32:
-      return "int32";
-    case KILN_DTYPE_INT64:
-      return "int64";
-    case KILN_DTYPE_UINT8:
-      return "uint8";
-    case KILN_DTYPE_BOOL:
-      return "bool";
-    default:
-      return "invalid dtype";
-  }
+  return kiln_dtype_name(dtype);
 }
 
 inline bool is_float_dtype(int32_t t) {

@@ -5,7 +5,6 @@
 
 #include "dtype.hpp"
 #include "kernels.hpp"
-#include "op_info.hpp"
 #include "strided.hpp"
 
 namespace kiln::ref {
@@ -15,7 +14,7 @@ using plugin::element_offset;
 
 [[noreturn]] void index_out_of_range(const char* op, int64_t value, const int64_t* position, int32_t ndim,
                                      int64_t extent, const std::string& what) {
-  fail(KILN_STATUS_INVALID_ARGUMENT, op, ": index ", value, " at position ", shape_str(position, ndim),
+  fail(KILN_STATUS_INDEX_OUT_OF_RANGE, op, ": index ", value, " at position ", shape_str(position, ndim),
        " of the index tensor is out of range [0, ", extent, ") for ", what);
 }
 
@@ -213,7 +212,7 @@ void run_index(kiln_op op, const kiln_tensor_desc* in, const kiln_tensor_desc& o
       embedding_backward(in[0], in[1], out, attrs_as<kiln_embedding_attrs>(attrs));
       break;
     default:
-      fail(KILN_STATUS_INTERNAL, "ref: op ", op_name(op), " reached the index kernel");
+      fail(KILN_STATUS_INTERNAL, "ref: op ", kiln_op_name(op), " reached the index kernel");
   }
 }
 

@@ -5,6 +5,9 @@
 #define KILN_BACKENDS_REF_KERNELS_HPP
 
 #include <kiln/plugin/kiln_backend.h>
+#include <kiln/plugin/op_info.h>
+
+#include <functional>
 
 namespace kiln::ref {
 
@@ -50,6 +53,13 @@ void run_cast(const kiln_tensor_desc& x, const kiln_tensor_desc& out);
 void run_fill(const kiln_tensor_desc& out, const kiln_scalar_attrs& attrs);
 void run_copy(const kiln_tensor_desc& x, const kiln_tensor_desc& out);
 void run_random(kiln_op op, const kiln_tensor_desc& out, const kiln_random_attrs& attrs);
+
+// half.cpp: float16/bfloat16 through float32 (Note [Half precision through float32]).
+using LaunchFn = std::function<void(kiln_op, const kiln_tensor_desc*, int32_t, const kiln_tensor_desc*, int32_t,
+                                    const void*)>;
+bool has_half(const kiln_tensor_desc* in, int32_t num_inputs, const kiln_tensor_desc* out, int32_t num_outputs);
+void launch_through_float(kiln_op op, const kiln_tensor_desc* in, int32_t num_inputs, const kiln_tensor_desc* out,
+                          int32_t num_outputs, const void* attrs, const LaunchFn& launch);
 
 }  // namespace kiln::ref
 

@@ -6,7 +6,6 @@
 
 #include "dtype.hpp"
 #include "kernels.hpp"
-#include "op_info.hpp"
 #include "strided.hpp"
 
 namespace kiln::ref {
@@ -17,7 +16,7 @@ constexpr double kSqrt1_2 = 0.70710678118654752440;     // 1 / sqrt(2)
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1 / sqrt(2 pi)
 
 [[noreturn]] void not_in_family(kiln_op op) {
-  fail(KILN_STATUS_INTERNAL, "ref: op ", op_name(op), " reached the wrong pointwise kernel");
+  fail(KILN_STATUS_INTERNAL, "ref: op ", kiln_op_name(op), " reached the wrong pointwise kernel");
 }
 
 // ---- floats ----
@@ -181,7 +180,7 @@ auto compare_value(T v) {
 }  // namespace
 
 void run_unary(kiln_op op, const kiln_tensor_desc& x, const kiln_tensor_desc& out) {
-  check_same_shape(op_name(op), "x", x, "out", out);
+  check_same_shape(kiln_op_name(op), "x", x, "out", out);
   if (op == KILN_OP_LOGICAL_NOT) {
     dispatch_all(x.dtype, [&](auto tag) {
       using T = decltype(tag);
@@ -203,7 +202,7 @@ void run_unary(kiln_op op, const kiln_tensor_desc& x, const kiln_tensor_desc& ou
 
 void run_scalar_unary(kiln_op op, const kiln_tensor_desc& x, const kiln_tensor_desc& out,
                       const kiln_scalar_attrs& attrs) {
-  check_same_shape(op_name(op), "x", x, "out", out);
+  check_same_shape(kiln_op_name(op), "x", x, "out", out);
   dispatch_numeric(x.dtype, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (is_float_v<T>) {
@@ -235,8 +234,8 @@ void run_scalar_unary(kiln_op op, const kiln_tensor_desc& x, const kiln_tensor_d
 
 void run_binary(kiln_op op, const kiln_tensor_desc& a, const kiln_tensor_desc& b,
                 const kiln_tensor_desc& out) {
-  check_same_shape(op_name(op), "a", a, "out", out);
-  check_same_shape(op_name(op), "b", b, "out", out);
+  check_same_shape(kiln_op_name(op), "a", a, "out", out);
+  check_same_shape(kiln_op_name(op), "b", b, "out", out);
   dispatch_all(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (is_float_v<T>) {
@@ -257,8 +256,8 @@ void run_binary(kiln_op op, const kiln_tensor_desc& a, const kiln_tensor_desc& b
 
 void run_compare(kiln_op op, const kiln_tensor_desc& a, const kiln_tensor_desc& b,
                  const kiln_tensor_desc& out) {
-  check_same_shape(op_name(op), "a", a, "out", out);
-  check_same_shape(op_name(op), "b", b, "out", out);
+  check_same_shape(kiln_op_name(op), "a", a, "out", out);
+  check_same_shape(kiln_op_name(op), "b", b, "out", out);
   dispatch_all(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     View<const T> av(a), bv(b);

@@ -7,7 +7,6 @@
 
 #include "dtype.hpp"
 #include "kernels.hpp"
-#include "op_info.hpp"
 #include "strided.hpp"
 
 namespace kiln::ref {
@@ -175,7 +174,7 @@ void avgpool_backward(const PoolGeometry& g, bool count_include_pad, View<const 
 
 void run_pool2d(kiln_op op, const kiln_tensor_desc* in, const kiln_tensor_desc* out,
                 const kiln_pool2d_attrs& attrs) {
-  const char* name = op_name(op);
+  const char* name = kiln_op_name(op);
   const bool include_pad = attrs.count_include_pad != 0;
   dispatch_float(in[0].dtype, [&](auto tag) {
     using T = decltype(tag);

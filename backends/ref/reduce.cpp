@@ -9,7 +9,6 @@
 
 #include "dtype.hpp"
 #include "kernels.hpp"
-#include "op_info.hpp"
 #include "strided.hpp"
 
 namespace kiln::ref {
@@ -114,7 +113,7 @@ double float_reduce(kiln_op op, const std::vector<double>& v, double correction)
       return precise_sum(sq) / std::max(0.0, n - correction);
     }
     default:
-      fail(KILN_STATUS_INTERNAL, "ref: op ", op_name(op), " reached the float reduction kernel");
+      fail(KILN_STATUS_INTERNAL, "ref: op ", kiln_op_name(op), " reached the float reduction kernel");
   }
 }
 
@@ -137,7 +136,7 @@ T int_reduce(kiln_op op, const std::vector<T>& v) {
       for (T x : v) r = std::min(r, x);
       return r;
     default:
-      fail(KILN_STATUS_INTERNAL, "ref: op ", op_name(op), " reached the integer reduction kernel");
+      fail(KILN_STATUS_INTERNAL, "ref: op ", kiln_op_name(op), " reached the integer reduction kernel");
   }
 }
 
@@ -152,7 +151,7 @@ int32_t empty_reduced_axis(const kiln_tensor_desc& x, const std::array<bool, KIL
 
 void run_reduce(kiln_op op, const kiln_tensor_desc& x, const kiln_tensor_desc& out,
                 const kiln_reduce_attrs& attrs) {
-  const char* name = op_name(op);
+  const char* name = kiln_op_name(op);
   const auto reduced = check_reduce(name, x, out, attrs);
   const int32_t empty_axis = empty_reduced_axis(x, reduced);
   if (empty_axis >= 0 && numel(out) > 0 && (op == KILN_OP_MAX || op == KILN_OP_MIN))
@@ -173,7 +172,7 @@ void run_reduce(kiln_op op, const kiln_tensor_desc& x, const kiln_tensor_desc& o
 
 void run_argreduce(kiln_op op, const kiln_tensor_desc& x, const kiln_tensor_desc& out,
                    const kiln_reduce_attrs& attrs) {
-  const char* name = op_name(op);
+  const char* name = kiln_op_name(op);
   if (attrs.num_axes != 1)
     fail(KILN_STATUS_INVALID_ARGUMENT, name, ": expected exactly 1 axis, got ", attrs.num_axes);
   const auto reduced = check_reduce(name, x, out, attrs);

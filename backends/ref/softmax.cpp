@@ -6,7 +6,6 @@
 
 #include "dtype.hpp"
 #include "kernels.hpp"
-#include "op_info.hpp"
 #include "strided.hpp"
 
 namespace kiln::ref {
@@ -36,7 +35,7 @@ void softmax_line(bool log, const std::vector<double>& x, std::vector<double>& y
 
 void run_softmax(kiln_op op, const kiln_tensor_desc* in, const kiln_tensor_desc& out,
                  const kiln_axis_attrs& attrs) {
-  const char* name = op_name(op);
+  const char* name = kiln_op_name(op);
   const bool backward = op == KILN_OP_SOFTMAX_BACKWARD || op == KILN_OP_LOG_SOFTMAX_BACKWARD;
   const bool log = op == KILN_OP_LOG_SOFTMAX || op == KILN_OP_LOG_SOFTMAX_BACKWARD;
   check_same_shape(name, backward ? "dy" : "x", in[0], "out", out);

@@ -51,7 +51,7 @@ inline bool is_int_dtype(int32_t t) {
 inline bool is_numeric_dtype(int32_t t) { return is_float_dtype(t) || is_int_dtype(t); }
 inline bool is_valid_dtype(int32_t t) { return t >= 0 && t < KILN_DTYPE_COUNT; }
 
-const char* op_name(kiln_op op);
+inline const char* op_name(kiln_op op) { return kiln_op_name(op); }
 
 [[noreturn]] inline void unexpected_dtype(int32_t dtype) {
   fail(KILN_STATUS_INTERNAL, "tbb: unexpected dtype ", dtype, " (supports() should have refused it)");

@@ -11,8 +11,8 @@ namespace {
 void check_indices(kiln_op op, const int64_t* idx, int64_t n, int64_t limit, int64_t skip = INT64_MIN) {
   for (int64_t i = 0; i < n; ++i)
     if ((idx[i] < 0 || idx[i] >= limit) && idx[i] != skip)
-      fail(KILN_STATUS_INVALID_ARGUMENT, "tbb: ", op_name(op), ": index ", idx[i], " at position ", i,
-           " is out of range [0, ", limit, ")");
+      fail(KILN_STATUS_INDEX_OUT_OF_RANGE, "tbb: ", op_name(op), ": index ", idx[i], " at position ", i,
+           " (row-major) of the index tensor is out of range [0, ", limit, ")");
 }
 
 // Unsigned storage type of an element size: data movement needs only the bytes.

@@ -60,6 +60,7 @@ struct Tensor {
     int64_t n = 1;
     for (int64_t s : shape) n *= s;
     storage.resize(static_cast<size_t>(n) + 8);
+    d.struct_size = sizeof(kiln_tensor_desc);
     d.data = storage.data();
     d.dtype = dtype;
     d.ndim = static_cast<int32_t>(shape.size());
@@ -86,8 +87,16 @@ void launch(benchmark::State& state, const Plugin& p, kiln_op op, const std::vec
   std::vector<kiln_tensor_desc> i, o;
   for (auto* t : in) i.push_back(t->d);
   for (auto* t : out) o.push_back(t->d);
-  if (p.api->launch(p.stream, op, i.data(), static_cast<int32_t>(i.size()), o.data(), static_cast<int32_t>(o.size()),
-                    attrs) != KILN_STATUS_OK)
+  kiln_launch_desc l{};
+  l.struct_size = sizeof(l);
+  l.op = op;
+  l.num_inputs = static_cast<int32_t>(i.size());
+  l.num_outputs = static_cast<int32_t>(o.size());
+  l.tensor_desc_size = sizeof(kiln_tensor_desc);
+  l.inputs = i.data();
+  l.outputs = o.data();
+  l.attrs = attrs;
+  if (p.api->launch_v2(p.stream, &l) != KILN_STATUS_OK)
     state.SkipWithError(p.api->last_error(p.api->backend));
 }
 
@@ -148,7 +157,7 @@ void conv_via(benchmark::State& state, const Plugin& p, kiln_op op) {
   const int64_t n = state.range(1);
   Tensor x(KILN_DTYPE_FLOAT32, {n, L.c, L.h, L.h}), w(KILN_DTYPE_FLOAT32, {L.o, L.c, 5, 5});
   Tensor y(KILN_DTYPE_FLOAT32, {n, L.o, L.oh, L.oh});
-  const kiln_conv2d_attrs attrs{{1, 1}, {L.pad, L.pad}, {1, 1}, 1};
+  const kiln_conv2d_attrs attrs{KILN_ATTRS_HEAD(kiln_conv2d_attrs), {1, 1}, {L.pad, L.pad}, {1, 1}, 1};
   for (auto _ : state) {
     if (op == KILN_OP_CONV2D) launch(state, p, op, {&x, &w}, {&y}, &attrs);
     else if (op == KILN_OP_CONV2D_BACKWARD_INPUT) launch(state, p, op, {&y, &w}, {&x}, &attrs);
@@ -178,7 +187,7 @@ void maxpool_via(benchmark::State& state, kiln_op op) {
   const int64_t n = state.range(1), ph = L.oh / 2;
   Tensor x(KILN_DTYPE_FLOAT32, {n, L.o, L.oh, L.oh}), y(KILN_DTYPE_FLOAT32, {n, L.o, ph, ph}, false);
   Tensor idx(KILN_DTYPE_INT64, {n, L.o, ph, ph}, false);
-  const kiln_pool2d_attrs attrs{{2, 2}, {2, 2}, {0, 0}, {1, 1}, 0, 1};
+  const kiln_pool2d_attrs attrs{KILN_ATTRS_HEAD(kiln_pool2d_attrs), {2, 2}, {2, 2}, {0, 0}, {1, 1}, 0, 1};
   launch(state, tbb(), KILN_OP_MAXPOOL2D, {&x}, {&y, &idx}, &attrs);  // valid indices for the backward
   for (auto _ : state) {
     if (op == KILN_OP_MAXPOOL2D) launch(state, tbb(), op, {&x}, {&y, &idx}, &attrs);
@@ -192,18 +201,26 @@ void BM_maxpool_bwd_tbb(benchmark::State& s) { maxpool_via(s, KILN_OP_MAXPOOL2D_
 BENCHMARK(BM_maxpool_tbb) KILN_LENET;
 BENCHMARK(BM_maxpool_bwd_tbb) KILN_LENET;
 
-// ---- dispatch overhead: a 16-element float add through launch() ----
+// ---- dispatch overhead: a 16-element float add through launch_v2() ----
 void BM_add16_tbb(benchmark::State& state) {
   Tensor a(KILN_DTYPE_FLOAT32, {16}), b(KILN_DTYPE_FLOAT32, {16}), c(KILN_DTYPE_FLOAT32, {16}, false);
   for (auto _ : state) launch(state, tbb(), KILN_OP_ADD, {&a, &b}, {&c}, nullptr);
 }
 BENCHMARK(BM_add16_tbb)->Unit(benchmark::kNanosecond);
-// launch() alone, without the benchmark's descriptor vectors
+// launch_v2() alone, without the benchmark's descriptor vectors
 void BM_add16_tbb_raw(benchmark::State& state) {
   Tensor a(KILN_DTYPE_FLOAT32, {16}), b(KILN_DTYPE_FLOAT32, {16}), c(KILN_DTYPE_FLOAT32, {16}, false);
   const kiln_tensor_desc in[2] = {a.d, b.d};
   const Plugin& p = tbb();
-  for (auto _ : state) p.api->launch(p.stream, KILN_OP_ADD, in, 2, &c.d, 1, nullptr);
+  kiln_launch_desc l{};
+  l.struct_size = sizeof(l);
+  l.op = KILN_OP_ADD;
+  l.num_inputs = 2;
+  l.num_outputs = 1;
+  l.tensor_desc_size = sizeof(kiln_tensor_desc);
+  l.inputs = in;
+  l.outputs = &c.d;
+  for (auto _ : state) p.api->launch_v2(p.stream, &l);
 }
 BENCHMARK(BM_add16_tbb_raw)->Unit(benchmark::kNanosecond);
 void BM_add_1M_tbb(benchmark::State& state) {
@@ -217,7 +234,7 @@ BENCHMARK(BM_add_1M_tbb)->Unit(benchmark::kMicrosecond)->UseRealTime();
 void BM_softmax_tbb(benchmark::State& state) {
   const int64_t rows = state.range(0), cols = state.range(1);
   Tensor x(KILN_DTYPE_FLOAT32, {rows, cols}), y(KILN_DTYPE_FLOAT32, {rows, cols}, false);
-  const kiln_axis_attrs attrs{1};
+  const kiln_axis_attrs attrs{KILN_ATTRS_HEAD(kiln_axis_attrs), 1};
   for (auto _ : state) launch(state, tbb(), KILN_OP_SOFTMAX, {&x}, {&y}, &attrs);
   state.SetItemsProcessed(state.iterations() * rows * cols);
 }
@@ -228,7 +245,7 @@ void BM_sum_tbb(benchmark::State& state) {
   const int64_t rows = state.range(0), cols = state.range(1);
   const int axis = static_cast<int>(state.range(2));
   Tensor x(KILN_DTYPE_FLOAT32, {rows, cols});
-  kiln_reduce_attrs attrs{};
+  kiln_reduce_attrs attrs = kiln_reduce_attrs_init();
   if (axis < 0) {
     attrs.num_axes = 2, attrs.axes[0] = 0, attrs.axes[1] = 1;
   } else {

@@ -1,6 +1,8 @@
 /* Deliberately broken backend plugins for the loader tests. One source, built once per defect with
  * KILN_TEST_VARIANT set (tests/plugins/CMakeLists.txt); every variant except its defect is a
- * complete, valid function table, so the host's refusal can only come from that defect. */
+ * complete, valid function table, so the host's refusal can only come from that defect. The table
+ * declares ABI version 1 (its v2 slots stay NULL, which a v1 table may do): the oldest ABI the host
+ * loads, so a refusal is never about a missing v2 slot. */
 #include <kiln/plugin/kiln_backend.h>
 
 #include <stddef.h>
@@ -72,8 +74,9 @@ static int32_t stub_supports(kiln_backend_t backend, kiln_op op, const int32_t* 
   (void)backend, (void)op, (void)dtypes, (void)num_dtypes, (void)attrs;
   return 0;
 }
-static kiln_status stub_launch(kiln_stream_t stream, kiln_op op, const kiln_tensor_desc* inputs, int32_t num_inputs,
-                               const kiln_tensor_desc* outputs, int32_t num_outputs, const void* attrs) {
+static kiln_status stub_launch(kiln_stream_t stream, kiln_op op, const kiln_tensor_desc_v1* inputs,
+                               int32_t num_inputs, const kiln_tensor_desc_v1* outputs, int32_t num_outputs,
+                               const void* attrs) {
   (void)stream, (void)op, (void)inputs, (void)num_inputs, (void)outputs, (void)num_outputs, (void)attrs;
   return KILN_STATUS_UNSUPPORTED;
 }
@@ -94,12 +97,12 @@ static const kiln_backend_api table = {
 #if KILN_TEST_VARIANT == VARIANT_SHORT_TABLE
     .struct_size = offsetof(kiln_backend_api, last_error),
 #else
-    .struct_size = sizeof(kiln_backend_api),
+    .struct_size = KILN_BACKEND_API_V1_SIZE,
 #endif
 #if KILN_TEST_VARIANT == VARIANT_NEWER_ABI
     .abi_version = KILN_ABI_VERSION + 1,
 #else
-    .abi_version = KILN_ABI_VERSION,
+    .abi_version = 1u,
 #endif
     .name = TEST_NAME,
     .version = "0.0.1",

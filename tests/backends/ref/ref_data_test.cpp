@@ -7,7 +7,7 @@ namespace {
 // ---- indexing ----
 TEST(RefIndex, GatherScatterAddIndexSelect) {
   Tensor<float> x({2, 3}, {1, 2, 3, 4, 5, 6});
-  const kiln_axis_attrs axis1{1}, axis0{0};
+  const kiln_axis_attrs axis1{KILN_ATTRS_HEAD(kiln_axis_attrs), 1}, axis0{KILN_ATTRS_HEAD(kiln_axis_attrs), 0};
   Tensor<int64_t> index({2, 2}, {2, 0, 1, 1});
   Tensor<float> g = Tensor<float>::zeros({2, 2});
   EXPECT_LAUNCH_OK(KILN_OP_GATHER, {x.desc, index.desc}, {g.desc}, &axis1);
@@ -27,13 +27,13 @@ TEST(RefIndex, GatherScatterAddIndexSelect) {
   EXPECT_EQ(fsel.data, (std::vector<uint8_t>{0, 0, 1}));
 
   index.data[2] = 3;  // position [1, 0], axis 1 has extent 3
-  EXPECT_EQ(launch(KILN_OP_GATHER, {x.desc, index.desc}, {g.desc}, &axis1), KILN_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(launch(KILN_OP_GATHER, {x.desc, index.desc}, {g.desc}, &axis1), KILN_STATUS_INDEX_OUT_OF_RANGE);
   const std::string message = last_error();
   for (const char* part : {"gather", "index 3", "[1, 0]", "[0, 3)"})
     EXPECT_NE(message.find(part), std::string::npos) << part << " not in: " << message;
   index.data[2] = -1;
   EXPECT_EQ(launch(KILN_OP_SCATTER_ADD, {x.desc, index.desc, src.desc}, {out.desc}, &axis1),
-            KILN_STATUS_INVALID_ARGUMENT);
+            KILN_STATUS_INDEX_OUT_OF_RANGE);
   EXPECT_NE(last_error().find("scatter_add: index -1"), std::string::npos) << last_error();
 }
 
@@ -41,7 +41,7 @@ TEST(RefIndex, EmbeddingAndBackwardWithPaddingIdx) {
   Tensor<double> weight({3, 2}, {0.5, 1, 2, 3, 4, 5});
   Tensor<int64_t> index({2, 2}, {2, 0, 0, 1});
   Tensor<double> out = Tensor<double>::zeros({2, 2, 2});
-  const kiln_embedding_attrs no_pad{-1}, pad0{0};
+  const kiln_embedding_attrs no_pad{KILN_ATTRS_HEAD(kiln_embedding_attrs), -1}, pad0{KILN_ATTRS_HEAD(kiln_embedding_attrs), 0};
   EXPECT_LAUNCH_OK(KILN_OP_EMBEDDING, {weight.desc, index.desc}, {out.desc}, &no_pad);
   expect_near_all(out.data, {4, 5, 0.5, 1, 0.5, 1, 2, 3}, 0);
 
@@ -54,9 +54,23 @@ TEST(RefIndex, EmbeddingAndBackwardWithPaddingIdx) {
 
   index.data[3] = 3;
   EXPECT_EQ(launch(KILN_OP_EMBEDDING, {weight.desc, index.desc}, {out.desc}, &no_pad),
-            KILN_STATUS_INVALID_ARGUMENT);
+            KILN_STATUS_INDEX_OUT_OF_RANGE);
   const std::string message = last_error();
   for (const char* part : {"embedding", "index 3", "[1, 1]", "[0, 3)"})
+    EXPECT_NE(message.find(part), std::string::npos) << part << " not in: " << message;
+  EXPECT_EQ(launch(KILN_OP_EMBEDDING_BACKWARD, {dy.desc, index.desc}, {dw.desc}, &no_pad),
+            KILN_STATUS_INDEX_OUT_OF_RANGE);
+  EXPECT_NE(last_error().find("index 3"), std::string::npos) << last_error();
+}
+
+TEST(RefIndex, IndexSelectOutOfRangeNamesValuePositionAndRange) {
+  Tensor<float> x({2, 3}, {1, 2, 3, 4, 5, 6});
+  const kiln_axis_attrs axis0{KILN_ATTRS_HEAD(kiln_axis_attrs), 0};
+  Tensor<int64_t> rows({3}, {1, -2, 0});
+  Tensor<float> sel = Tensor<float>::zeros({3, 3});
+  EXPECT_EQ(launch(KILN_OP_INDEX_SELECT, {x.desc, rows.desc}, {sel.desc}, &axis0), KILN_STATUS_INDEX_OUT_OF_RANGE);
+  const std::string message = last_error();
+  for (const char* part : {"index_select", "index -2", "[1]", "[0, 2)"})
     EXPECT_NE(message.find(part), std::string::npos) << part << " not in: " << message;
 }
 
@@ -100,11 +114,11 @@ TEST(RefData, StridedFillAndCopy) {
   Tensor<float> buffer({2, 4}, {0, 0, 0, 0, 0, 0, 0, 0});
   kiln_tensor_desc view = buffer.desc;
   view.offset = 1, view.shape[1] = 2, view.strides[1] = 2;
-  const kiln_scalar_attrs value{2.5, 0};
+  const kiln_scalar_attrs value{KILN_ATTRS_HEAD(kiln_scalar_attrs), 2.5, 0};
   EXPECT_LAUNCH_OK(KILN_OP_FILL, {}, {view}, &value);
   expect_near_all(buffer.data, {0, 2.5, 0, 2.5, 0, 2.5, 0, 2.5}, 0);
   Tensor<uint8_t> u = Tensor<uint8_t>::zeros({2});
-  const kiln_scalar_attrs negative{-3, 0};
+  const kiln_scalar_attrs negative{KILN_ATTRS_HEAD(kiln_scalar_attrs), -3, 0};
   EXPECT_LAUNCH_OK(KILN_OP_FILL, {}, {u.desc}, &negative);
   EXPECT_EQ(u.data, (std::vector<uint8_t>{0, 0}));  // clamped into uint8
 
@@ -118,7 +132,7 @@ TEST(RefData, StridedFillAndCopy) {
 
 // ---- random ----
 TEST(RefRandom, DeterministicAndOffsetShiftsElements) {
-  kiln_random_attrs attrs{1234, 0, -1.0, 3.0};
+  kiln_random_attrs attrs{KILN_ATTRS_HEAD(kiln_random_attrs), 1234, 0, -1.0, 3.0};
   Tensor<float> a = Tensor<float>::zeros({64}), b = Tensor<float>::zeros({64});
   EXPECT_LAUNCH_OK(KILN_OP_UNIFORM, {}, {a.desc}, &attrs);
   EXPECT_LAUNCH_OK(KILN_OP_UNIFORM, {}, {b.desc}, &attrs);
@@ -135,7 +149,7 @@ TEST(RefRandom, DeterministicAndOffsetShiftsElements) {
   EXPECT_LAUNCH_OK(KILN_OP_UNIFORM, {}, {b.desc}, &attrs);
   EXPECT_NE(b.data[0], a.data[10]);
 
-  kiln_random_attrs dice{7, 0, 1.0, 7.0};
+  kiln_random_attrs dice{KILN_ATTRS_HEAD(kiln_random_attrs), 7, 0, 1.0, 7.0};
   Tensor<int32_t> d = Tensor<int32_t>::zeros({600});
   EXPECT_LAUNCH_OK(KILN_OP_UNIFORM, {}, {d.desc}, &dice);
   int seen[8] = {};
@@ -150,7 +164,7 @@ TEST(RefRandom, DeterministicAndOffsetShiftsElements) {
 
 TEST(RefRandom, NormalMomentsAndBernoulliRate) {
   const int n = 10000;
-  kiln_random_attrs normal{42, 0, 2.0, 0.5};
+  kiln_random_attrs normal{KILN_ATTRS_HEAD(kiln_random_attrs), 42, 0, 2.0, 0.5};
   Tensor<double> x = Tensor<double>::zeros({100, 100});
   EXPECT_LAUNCH_OK(KILN_OP_NORMAL, {}, {x.desc}, &normal);
   double sum = 0, sq = 0;
@@ -161,7 +175,7 @@ TEST(RefRandom, NormalMomentsAndBernoulliRate) {
   EXPECT_NEAR(std::sqrt(sq / (n - 1)), 0.5, 0.02);
   EXPECT_EQ(x.data[17], kiln_random_normal(42, 17, 2.0, 0.5));
 
-  kiln_random_attrs coin{9, 100, 0.3, 0};
+  kiln_random_attrs coin{KILN_ATTRS_HEAD(kiln_random_attrs), 9, 100, 0.3, 0};
   Tensor<uint8_t> b = Tensor<uint8_t>::zeros({n}, KILN_DTYPE_BOOL);
   EXPECT_LAUNCH_OK(KILN_OP_BERNOULLI, {}, {b.desc}, &coin);
   int ones = 0;

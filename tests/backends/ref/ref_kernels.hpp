@@ -46,6 +46,15 @@ inline const kiln_backend_api* api() {
   return table;
 }
 
+inline kiln_device_t device() {
+  static kiln_device_t d = [] {
+    kiln_device_t out = nullptr;
+    api()->device_get(api()->backend, 0, &out);
+    return out;
+  }();
+  return d;
+}
+
 inline kiln_stream_t stream() {
   static kiln_stream_t s = [] {
     kiln_device_t device = nullptr;
@@ -79,6 +88,7 @@ struct Tensor {
 
   Tensor(std::vector<int64_t> shape, std::vector<T> values, int32_t dtype = dtype_of<T>())
       : data(std::move(values)) {
+    desc.struct_size = sizeof(kiln_tensor_desc);
     desc.dtype = dtype;
     desc.ndim = static_cast<int32_t>(shape.size());
     int64_t stride = 1;
@@ -101,8 +111,16 @@ struct Tensor {
 inline kiln_status launch(kiln_op op, std::initializer_list<kiln_tensor_desc> inputs,
                    std::initializer_list<kiln_tensor_desc> outputs, const void* attrs = nullptr) {
   std::vector<kiln_tensor_desc> in(inputs), out(outputs);
-  return api()->launch(stream(), op, in.data(), static_cast<int32_t>(in.size()), out.data(),
-                       static_cast<int32_t>(out.size()), attrs);
+  kiln_launch_desc l{};
+  l.struct_size = sizeof(l);
+  l.op = op;
+  l.num_inputs = static_cast<int32_t>(in.size());
+  l.num_outputs = static_cast<int32_t>(out.size());
+  l.tensor_desc_size = sizeof(kiln_tensor_desc);
+  l.inputs = in.data();
+  l.outputs = out.data();
+  l.attrs = attrs;
+  return api()->launch_v2(stream(), &l);
 }
 #define EXPECT_LAUNCH_OK(...) ASSERT_EQ(launch(__VA_ARGS__), KILN_STATUS_OK) << last_error()
 
@@ -121,14 +139,14 @@ void expect_near_all(const std::vector<T>& got, const std::vector<double>& want,
 }
 
 inline kiln_reduce_attrs reduce_axes(std::initializer_list<int32_t> axes, double correction = 0) {
-  kiln_reduce_attrs a{};
+  kiln_reduce_attrs a = kiln_reduce_attrs_init();
   for (int32_t axis : axes) a.axes[a.num_axes++] = axis;
   a.correction = correction;
   return a;
 }
 
 inline kiln_conv2d_attrs conv_attrs(int64_t stride, int64_t padding, int64_t dilation, int64_t groups) {
-  return kiln_conv2d_attrs{{stride, stride}, {padding, padding}, {dilation, dilation}, groups};
+  return kiln_conv2d_attrs{KILN_ATTRS_HEAD(kiln_conv2d_attrs), {stride, stride}, {padding, padding}, {dilation, dilation}, groups};
 }
 
 }  // namespace kiln_ref_test

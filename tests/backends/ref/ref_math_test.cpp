@@ -84,23 +84,23 @@ TEST(RefPointwise, IntegerArithmeticTruncatesAndWraps) {
   EXPECT_EQ(uo.data, (std::vector<uint8_t>{0, 2, 0}));
 
   Tensor<int64_t> c({4}, {-5, 0, 5, 12}), co = Tensor<int64_t>::zeros({4});
-  kiln_scalar_attrs clamp{-kInf, 6.9};  // no lower bound; 6.9 converts to 6
+  kiln_scalar_attrs clamp{KILN_ATTRS_HEAD(kiln_scalar_attrs), -kInf, 6.9};  // no lower bound; 6.9 converts to 6
   EXPECT_LAUNCH_OK(KILN_OP_CLAMP, {c.desc}, {co.desc}, &clamp);
   EXPECT_EQ(co.data, (std::vector<int64_t>{-5, 0, 5, 6}));
-  kiln_scalar_attrs three{3.7, 0};
+  kiln_scalar_attrs three{KILN_ATTRS_HEAD(kiln_scalar_attrs), 3.7, 0};
   EXPECT_LAUNCH_OK(KILN_OP_MUL_SCALAR, {c.desc}, {co.desc}, &three);
   EXPECT_EQ(co.data, (std::vector<int64_t>{-15, 0, 15, 36}));
 }
 
 TEST(RefPointwise, FloatScalarOpsAndNaN) {
   Tensor<float> x({5}, {-2, -0.5f, 0.5f, 3, kNaNF}), y = Tensor<float>::zeros({5});
-  kiln_scalar_attrs clamp{-1, kInf};  // no upper bound
+  kiln_scalar_attrs clamp{KILN_ATTRS_HEAD(kiln_scalar_attrs), -1, kInf};  // no upper bound
   EXPECT_LAUNCH_OK(KILN_OP_CLAMP, {x.desc}, {y.desc}, &clamp);
   expect_near_all(y.data, {-1, -0.5, 0.5, 3, kNaN}, 0);
-  kiln_scalar_attrs slope{0.1, 0};
+  kiln_scalar_attrs slope{KILN_ATTRS_HEAD(kiln_scalar_attrs), 0.1, 0};
   EXPECT_LAUNCH_OK(KILN_OP_LEAKY_RELU, {x.desc}, {y.desc}, &slope);
   expect_near_all(y.data, {-0.2, -0.05, 0.5, 3, kNaN}, 1e-7);
-  kiln_scalar_attrs square{2, 0};
+  kiln_scalar_attrs square{KILN_ATTRS_HEAD(kiln_scalar_attrs), 2, 0};
   EXPECT_LAUNCH_OK(KILN_OP_POW_SCALAR, {x.desc}, {y.desc}, &square);
   expect_near_all(y.data, {4, 0.25, 0.25, 9, kNaN}, 0);
 

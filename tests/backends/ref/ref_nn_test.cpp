@@ -101,7 +101,7 @@ TEST(RefConv, GroupsDilationAndBothBackwardsByFiniteDifferences) {
 // ---- pooling ----
 kiln_pool2d_attrs pool_attrs(int64_t kernel, int64_t stride, int64_t padding, int64_t dilation = 1,
                              int32_t count_include_pad = 1) {
-  kiln_pool2d_attrs a{};
+  kiln_pool2d_attrs a = kiln_pool2d_attrs_init();
   for (int i = 0; i < 2; ++i)
     a.kernel[i] = kernel, a.stride[i] = stride, a.padding[i] = padding, a.dilation[i] = dilation;
   a.count_include_pad = count_include_pad;
@@ -179,7 +179,7 @@ TEST(RefPool, AvgPoolCountIncludePadBothWays) {
 TEST(RefSoftmax, ForwardStableAndBackward) {
   // Rows along axis 1 of [2, 3]; the second row is shifted by 1000 (stable: same result).
   Tensor<double> x({2, 3}, {1, 2, 3, 1001, 1002, 1003}), y = Tensor<double>::zeros({2, 3});
-  const kiln_axis_attrs axis{1};
+  const kiln_axis_attrs axis{KILN_ATTRS_HEAD(kiln_axis_attrs), 1};
   EXPECT_LAUNCH_OK(KILN_OP_SOFTMAX, {x.desc}, {y.desc}, &axis);
   const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
   const std::vector<double> p = {std::exp(1.0) / z, std::exp(2.0) / z, std::exp(3.0) / z};
@@ -205,7 +205,7 @@ TEST(RefSoftmax, ForwardStableAndBackward) {
 
   // Along axis 0 of a [3, 2] float32 tensor.
   Tensor<float> xc({3, 2}, {0, 5, 0, 5, 0, 5}), yc = Tensor<float>::zeros({3, 2});
-  const kiln_axis_attrs axis0{0};
+  const kiln_axis_attrs axis0{KILN_ATTRS_HEAD(kiln_axis_attrs), 0};
   EXPECT_LAUNCH_OK(KILN_OP_SOFTMAX, {xc.desc}, {yc.desc}, &axis0);
   expect_near_all(yc.data, {1 / 3.0, 1 / 3.0, 1 / 3.0, 1 / 3.0, 1 / 3.0, 1 / 3.0}, 1e-7);
 }

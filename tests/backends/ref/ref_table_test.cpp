@@ -99,13 +99,13 @@ std::vector<std::vector<int64_t>> valid_shapes(kiln_op op) {
 
 // Attributes valid for every op (each launch reads only the struct its op names).
 struct AnyAttrs {
-  kiln_scalar_attrs scalar{0.5, 2.0};
+  kiln_scalar_attrs scalar{KILN_ATTRS_HEAD(kiln_scalar_attrs), 0.5, 2.0};
   kiln_reduce_attrs reduce = reduce_axes({1});
-  kiln_conv2d_attrs conv{{1, 1}, {0, 0}, {1, 1}, 1};
-  kiln_pool2d_attrs pool{{2, 2}, {2, 2}, {0, 0}, {1, 1}, 0, 1};
-  kiln_axis_attrs axis{1};
-  kiln_embedding_attrs embedding{-1};
-  kiln_random_attrs random{1, 0, 0.0, 1.0};
+  kiln_conv2d_attrs conv{KILN_ATTRS_HEAD(kiln_conv2d_attrs), {1, 1}, {0, 0}, {1, 1}, 1};
+  kiln_pool2d_attrs pool{KILN_ATTRS_HEAD(kiln_pool2d_attrs), {2, 2}, {2, 2}, {0, 0}, {1, 1}, 0, 1};
+  kiln_axis_attrs axis{KILN_ATTRS_HEAD(kiln_axis_attrs), 1};
+  kiln_embedding_attrs embedding{KILN_ATTRS_HEAD(kiln_embedding_attrs), -1};
+  kiln_random_attrs random{KILN_ATTRS_HEAD(kiln_random_attrs), 1, 0, 0.0, 1.0};
   const void* for_op(kiln_op op) const {
     switch (op) {
       case KILN_OP_SUM: case KILN_OP_MEAN: case KILN_OP_PROD: case KILN_OP_MAX: case KILN_OP_MIN:
@@ -154,11 +154,19 @@ TEST(RefBackend, EveryOpRunsExactlyWhatSupportsClaims) {
       }
       for (size_t k = 0; k < arity; ++k) descs[k].data = storage[k].data();  // after reallocation
       const size_t num_inputs = arity - num_outputs;
-      const bool claims = api()->supports(api()->backend, op, dtypes.data(), static_cast<int32_t>(arity),
-                                          attrs.for_op(op)) == 1;
-      const kiln_status status =
-          api()->launch(stream(), op, descs.data(), static_cast<int32_t>(num_inputs),
-                        descs.data() + num_inputs, static_cast<int32_t>(num_outputs), attrs.for_op(op));
+      kiln_launch_desc l{};
+      l.struct_size = sizeof(l);
+      l.op = op;
+      l.num_inputs = static_cast<int32_t>(num_inputs);
+      l.num_outputs = static_cast<int32_t>(num_outputs);
+      l.tensor_desc_size = sizeof(kiln_tensor_desc);
+      l.inputs = descs.data();
+      l.outputs = descs.data() + num_inputs;
+      l.attrs = attrs.for_op(op);
+      const bool claims = api()->device_supports(device(), &l) == 1;
+      EXPECT_EQ(claims, api()->supports(api()->backend, op, dtypes.data(), static_cast<int32_t>(arity), nullptr) == 1)
+          << "op " << o << " combo " << combo << ": device_supports and supports disagree";
+      const kiln_status status = api()->launch_v2(stream(), &l);
       EXPECT_EQ(status, claims ? KILN_STATUS_OK : KILN_STATUS_UNSUPPORTED)
           << "op " << o << " combo " << combo << ": " << last_error();
       supported += claims;
@@ -182,7 +190,7 @@ TEST(RefBackend, EmptyTensorsRunAndWriteTheNeutralResult) {
   Tensor<double> dw({3, 2, 3, 3}, std::vector<double>(54, 7.0));
   EXPECT_LAUNCH_OK(KILN_OP_CONV2D_BACKWARD_WEIGHT, {y.desc, x.desc}, {dw.desc}, &conv);
   EXPECT_EQ(dw.data, std::vector<double>(54, 0.0));
-  kiln_pool2d_attrs pool{};
+  kiln_pool2d_attrs pool = kiln_pool2d_attrs_init();
   for (int i = 0; i < 2; ++i) pool.kernel[i] = 2, pool.stride[i] = 2, pool.dilation[i] = 1;
   Tensor<double> p = Tensor<double>::zeros({0, 2, 2, 2});
   Tensor<int64_t> pi = Tensor<int64_t>::zeros({0, 2, 2, 2});
@@ -190,7 +198,7 @@ TEST(RefBackend, EmptyTensorsRunAndWriteTheNeutralResult) {
   EXPECT_LAUNCH_OK(KILN_OP_MAXPOOL2D_BACKWARD, {p.desc, pi.desc}, {x.desc}, &pool);
   EXPECT_LAUNCH_OK(KILN_OP_AVGPOOL2D_BACKWARD, {p.desc}, {x.desc}, &pool);
   Tensor<float> rows = Tensor<float>::zeros({0, 3}), rows_out = Tensor<float>::zeros({0, 3});
-  const kiln_axis_attrs axis{1};
+  const kiln_axis_attrs axis{KILN_ATTRS_HEAD(kiln_axis_attrs), 1};
   EXPECT_LAUNCH_OK(KILN_OP_SOFTMAX, {rows.desc}, {rows_out.desc}, &axis);
   Tensor<float> none = Tensor<float>::zeros({0, 1});
   const kiln_reduce_attrs across = reduce_axes({1});
@@ -198,10 +206,10 @@ TEST(RefBackend, EmptyTensorsRunAndWriteTheNeutralResult) {
   // embedding_backward with no indices zeroes dW.
   Tensor<float> dy = Tensor<float>::zeros({0, 2}), dW({3, 2}, {1, 1, 1, 1, 1, 1});
   Tensor<int64_t> idx = Tensor<int64_t>::zeros({0});
-  const kiln_embedding_attrs emb{-1};
+  const kiln_embedding_attrs emb{KILN_ATTRS_HEAD(kiln_embedding_attrs), -1};
   EXPECT_LAUNCH_OK(KILN_OP_EMBEDDING_BACKWARD, {dy.desc, idx.desc}, {dW.desc}, &emb);
   expect_near_all(dW.data, {0, 0, 0, 0, 0, 0}, 0);
-  const kiln_random_attrs rnd{1, 0, 0, 1};
+  const kiln_random_attrs rnd{KILN_ATTRS_HEAD(kiln_random_attrs), 1, 0, 0, 1};
   EXPECT_LAUNCH_OK(KILN_OP_NORMAL, {}, {rows_out.desc}, &rnd);
 }
 
@@ -224,7 +232,7 @@ TEST(RefBackend, RejectsMalformedDescriptorsAndAttributes) {
   const kiln_reduce_attrs repeated = reduce_axes({1, 1});
   Tensor<float> r = Tensor<float>::zeros({2, 1});
   EXPECT_EQ(launch(KILN_OP_SUM, {x.desc}, {r.desc}, &repeated), KILN_STATUS_INVALID_ARGUMENT);
-  const kiln_conv2d_attrs zero_stride{{0, 0}, {0, 0}, {1, 1}, 1};
+  const kiln_conv2d_attrs zero_stride{KILN_ATTRS_HEAD(kiln_conv2d_attrs), {0, 0}, {0, 0}, {1, 1}, 1};
   Tensor<float> img = Tensor<float>::zeros({1, 1, 2, 2}), k = Tensor<float>::zeros({1, 1, 1, 1});
   EXPECT_EQ(launch(KILN_OP_CONV2D, {img.desc, k.desc}, {img.desc}, &zero_stride),
             KILN_STATUS_INVALID_ARGUMENT);

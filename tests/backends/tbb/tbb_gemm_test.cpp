@@ -93,7 +93,7 @@ void check_conv(const ConvCase& c, bool strided_x, uint32_t seed) {
   fill_random(x, rng);
   fill_random(w, rng);
   fill_random(dy, rng);
-  const kiln_conv2d_attrs a{{c.stride, c.stride}, {c.pad, c.pad}, {1, 1}, c.groups};
+  const kiln_conv2d_attrs a{KILN_ATTRS_HEAD(kiln_conv2d_attrs), {c.stride, c.stride}, {c.pad, c.pad}, {1, 1}, c.groups};
 
   HostTensor<T> y_tbb({c.N, c.O, OH, OW}, 0, 16, 64), y_ref({c.N, c.O, OH, OW});
   ASSERT_EQ(tbb().launch(KILN_OP_CONV2D, {x.desc, w.desc}, {y_tbb.desc}, &a), KILN_STATUS_OK) << tbb().last_error();

@@ -31,7 +31,7 @@ int64_t out_size(int64_t in, const PoolCase& c) {
 }
 
 kiln_pool2d_attrs attrs_of(const PoolCase& c) {
-  return kiln_pool2d_attrs{{c.k, c.k}, {c.s, c.s}, {c.p, c.p}, {c.d, c.d}, c.ceil ? 1 : 0, 1};
+  return kiln_pool2d_attrs{KILN_ATTRS_HEAD(kiln_pool2d_attrs), {c.k, c.k}, {c.s, c.s}, {c.p, c.p}, {c.d, c.d}, c.ceil ? 1 : 0, 1};
 }
 
 // Values with many ties (few distinct levels), some infinities and, with `nans`, some NaNs.

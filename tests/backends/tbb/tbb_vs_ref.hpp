@@ -53,8 +53,16 @@ struct Plugin {
   }
   kiln_status launch(kiln_op op, const std::vector<kiln_tensor_desc>& in, const std::vector<kiln_tensor_desc>& out,
                      const void* attrs) const {
-    return api->launch(stream, op, in.data(), static_cast<int32_t>(in.size()), out.data(),
-                       static_cast<int32_t>(out.size()), attrs);
+    kiln_launch_desc l{};
+    l.struct_size = sizeof(l);
+    l.op = op;
+    l.num_inputs = static_cast<int32_t>(in.size());
+    l.num_outputs = static_cast<int32_t>(out.size());
+    l.tensor_desc_size = sizeof(kiln_tensor_desc);
+    l.inputs = in.data();
+    l.outputs = out.data();
+    l.attrs = attrs;
+    return api->launch_v2(stream, &l);
   }
   std::string last_error() const { return api->last_error(api->backend); }
 };
@@ -84,6 +92,7 @@ struct HostTensor {
   kiln_tensor_desc desc{};
 
   explicit HostTensor(std::vector<int64_t> shape, int64_t pad_last = 0, int64_t offset = 0, int64_t tail = 0) {
+    desc.struct_size = sizeof(kiln_tensor_desc);
     desc.dtype = dtype_of<T>();
     desc.ndim = static_cast<int32_t>(shape.size());
     desc.offset = offset;

@@ -149,7 +149,8 @@ typedef struct kiln_tensor_desc_v1 {
 /* ---- attribute structs (named by the attrs column of ops.def) ----
  * Each starts with `uint32_t struct_size; uint32_t reserved;` (the writer's sizeof, 0), then the
  * v1 fields unchanged and in the same order, so the v1 layout begins at byte KILN_ATTRS_V1_OFFSET.
- * kiln_<x>_attrs_init() returns a zeroed struct with struct_size set. */
+ * kiln_<x>_attrs_init() returns a zeroed struct with struct_size set; KILN_ATTRS_HEAD(type) fills
+ * the header in an initializer list. */
 #define KILN_ATTRS_V1_OFFSET 8u
 
 typedef struct kiln_scalar_attrs {
@@ -221,6 +222,9 @@ KILN_STATIC_ASSERT(offsetof(kiln_pool2d_attrs, kernel) == KILN_ATTRS_V1_OFFSET, 
 KILN_STATIC_ASSERT(offsetof(kiln_embedding_attrs, padding_idx) == KILN_ATTRS_V1_OFFSET,
                    kiln_embedding_attrs_v1_offset);
 KILN_STATIC_ASSERT(offsetof(kiln_random_attrs, seed) == KILN_ATTRS_V1_OFFSET, kiln_random_attrs_v1_offset);
+
+/* The two header fields, for an initializer: kiln_scalar_attrs a = {KILN_ATTRS_HEAD(kiln_scalar_attrs), 2.5, 0}; */
+#define KILN_ATTRS_HEAD(type) (uint32_t)sizeof(type), 0u
 
 #define KILN_DEFINE_ATTRS_INIT(x)                      \
   static inline kiln_##x##_attrs kiln_##x##_attrs_init(void) { \
