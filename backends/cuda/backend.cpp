@@ -20,63 +20,52 @@ namespace kiln::cuda {
 namespace {
 
 bool is_float(int32_t t) { return t == KILN_DTYPE_FLOAT32 || t == KILN_DTYPE_FLOAT64; }
-bool is_numeric(int32_t t) { return t >= KILN_DTYPE_FLOAT32 && t <= KILN_DTYPE_UINT8; }
-bool is_any(int32_t t) { return t >= KILN_DTYPE_FLOAT32 && t <= KILN_DTYPE_BOOL; }  // no half dtypes yet
-bool all_same(const int32_t* d, int32_t n) {
-  for (int32_t i = 1; i < n; ++i)
-    if (d[i] != d[0]) return false;
-  return true;
-}
 
-// Exactly what launch_v2 runs. dtypes are the inputs' then the outputs'; attrs has the v2 layout
-// (or is NULL). float16 and bfloat16 are not claimed yet (is_any excludes them), so the host runs
-// them on a host backend.
-bool supports_impl(kiln_op op, const int32_t* d, int32_t n, const void* attrs) {
-  const struct kiln_op_info* info = kiln_op_info(op);
-  if (info == nullptr) return false;
-  if (n != info->num_inputs + info->num_outputs || (n > 0 && d == nullptr)) return false;
-  for (int32_t i = 0; i < n; ++i)
-    if (!is_any(d[i])) return false;
+// The ops this backend has kernels for (an op appended to ops.def later is not claimed until it
+// has one here).
+bool implemented(int32_t op) {
   switch (op) {
-    // numeric (int32, int64, uint8, float32, float64), one dtype in and out
     case KILN_OP_NEG: case KILN_OP_ABS: case KILN_OP_SIGN: case KILN_OP_FLOOR: case KILN_OP_RELU:
     case KILN_OP_ADD_SCALAR: case KILN_OP_MUL_SCALAR: case KILN_OP_CLAMP: case KILN_OP_LEAKY_RELU:
     case KILN_OP_ADD: case KILN_OP_SUB: case KILN_OP_MUL: case KILN_OP_DIV: case KILN_OP_MAXIMUM: case KILN_OP_MINIMUM:
     case KILN_OP_SUM: case KILN_OP_PROD: case KILN_OP_MAX: case KILN_OP_MIN:
-      return all_same(d, n) && is_numeric(d[0]);
-    // floating point only
     case KILN_OP_EXP: case KILN_OP_LOG: case KILN_OP_SQRT: case KILN_OP_RSQRT: case KILN_OP_SIN: case KILN_OP_COS:
     case KILN_OP_SIGMOID: case KILN_OP_TANH: case KILN_OP_GELU: case KILN_OP_ERF: case KILN_OP_POW_SCALAR:
-    case KILN_OP_POW: case KILN_OP_GELU_BACKWARD: case KILN_OP_RELU_BACKWARD: case KILN_OP_MEAN: case KILN_OP_LOGSUMEXP: case KILN_OP_VAR:
-    case KILN_OP_MATMUL:  // integer matmul: the host falls back to a host backend
-    case KILN_OP_CONV2D: case KILN_OP_CONV2D_BACKWARD_INPUT: case KILN_OP_CONV2D_BACKWARD_WEIGHT:
-    case KILN_OP_AVGPOOL2D: case KILN_OP_AVGPOOL2D_BACKWARD:
-    case KILN_OP_SOFTMAX: case KILN_OP_LOG_SOFTMAX: case KILN_OP_SOFTMAX_BACKWARD: case KILN_OP_LOG_SOFTMAX_BACKWARD:
-    case KILN_OP_NORMAL: case KILN_OP_MUL_ADD:
-      if (op == KILN_OP_CONV2D || op == KILN_OP_CONV2D_BACKWARD_INPUT || op == KILN_OP_CONV2D_BACKWARD_WEIGHT) {
-        const auto* c = static_cast<const kiln_conv2d_attrs*>(attrs);
-        if (c && (c->groups < 1 || c->stride[0] < 1 || c->stride[1] < 1 || c->dilation[0] < 1 ||
-                  c->dilation[1] < 1 || c->padding[0] < 0 || c->padding[1] < 0))
-          return false;
-      }
-      return all_same(d, n) && is_float(d[0]);
-    case KILN_OP_LOGICAL_NOT: return d[1] == KILN_DTYPE_BOOL;
-    case KILN_OP_EQ: case KILN_OP_NE: case KILN_OP_LT: case KILN_OP_LE: case KILN_OP_GT: case KILN_OP_GE:
-      return d[0] == d[1] && d[2] == KILN_DTYPE_BOOL;
-    case KILN_OP_WHERE: return d[0] == KILN_DTYPE_BOOL && d[1] == d[2] && d[2] == d[3];
-    case KILN_OP_ARGMAX: case KILN_OP_ARGMIN: return is_numeric(d[0]) && d[1] == KILN_DTYPE_INT64;
-    case KILN_OP_MAXPOOL2D: return is_float(d[0]) && d[1] == d[0] && d[2] == KILN_DTYPE_INT64;
-    case KILN_OP_MAXPOOL2D_BACKWARD: return is_float(d[0]) && d[1] == KILN_DTYPE_INT64 && d[2] == d[0];
-    case KILN_OP_GATHER: case KILN_OP_INDEX_SELECT: case KILN_OP_EMBEDDING:
-      return d[1] == KILN_DTYPE_INT64 && d[2] == d[0];
-    case KILN_OP_SCATTER_ADD: return is_numeric(d[0]) && d[1] == KILN_DTYPE_INT64 && d[2] == d[0] && d[3] == d[0];
-    case KILN_OP_EMBEDDING_BACKWARD: return is_float(d[0]) && d[1] == KILN_DTYPE_INT64 && d[2] == d[0];
-    case KILN_OP_CAST: return true;
-    case KILN_OP_FILL: return true;
-    case KILN_OP_COPY: return d[0] == d[1];
-    case KILN_OP_UNIFORM: return is_numeric(d[0]);
-    case KILN_OP_BERNOULLI: return true;
-    default: return false;  // an op appended to ops.def after this backend was written
+    case KILN_OP_POW: case KILN_OP_GELU_BACKWARD: case KILN_OP_RELU_BACKWARD: case KILN_OP_MEAN: case KILN_OP_LOGSUMEXP:
+    case KILN_OP_VAR: case KILN_OP_MATMUL: case KILN_OP_CONV2D: case KILN_OP_CONV2D_BACKWARD_INPUT:
+    case KILN_OP_CONV2D_BACKWARD_WEIGHT: case KILN_OP_AVGPOOL2D: case KILN_OP_AVGPOOL2D_BACKWARD: case KILN_OP_SOFTMAX:
+    case KILN_OP_LOG_SOFTMAX: case KILN_OP_SOFTMAX_BACKWARD: case KILN_OP_LOG_SOFTMAX_BACKWARD: case KILN_OP_NORMAL:
+    case KILN_OP_MUL_ADD: case KILN_OP_LOGICAL_NOT: case KILN_OP_EQ: case KILN_OP_NE: case KILN_OP_LT: case KILN_OP_LE:
+    case KILN_OP_GT: case KILN_OP_GE: case KILN_OP_WHERE: case KILN_OP_ARGMAX: case KILN_OP_ARGMIN:
+    case KILN_OP_MAXPOOL2D: case KILN_OP_MAXPOOL2D_BACKWARD: case KILN_OP_GATHER: case KILN_OP_INDEX_SELECT:
+    case KILN_OP_EMBEDDING: case KILN_OP_SCATTER_ADD: case KILN_OP_EMBEDDING_BACKWARD: case KILN_OP_CAST:
+    case KILN_OP_FILL: case KILN_OP_COPY: case KILN_OP_UNIFORM: case KILN_OP_BERNOULLI:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Exactly what launch_v2 runs. dtypes are the inputs' then the outputs'; attrs has the v2 layout
+// (or is NULL). The catalogue's signature (kiln_op_takes) decides, narrowed where this backend
+// has fewer kernels: no float16/bfloat16 yet (the host runs them on a host backend), no integer
+// matmul, no bool maximum/minimum.
+bool supports_impl(kiln_op op, const int32_t* d, int32_t n, const void* attrs) {
+  const struct kiln_op_info* info = kiln_op_info(op);
+  if (info == nullptr || !implemented(op)) return false;
+  if (n != info->num_inputs + info->num_outputs || (n > 0 && d == nullptr)) return false;
+  for (int32_t i = 0; i < n; ++i)
+    if (!kiln_dtype_is_valid(d[i]) || kiln_dtype_is_half(d[i])) return false;
+  if (!kiln_op_takes(op, d, n)) return false;
+  switch (op) {
+    case KILN_OP_MATMUL: return is_float(d[0]);  // integer matmul: a host backend runs it
+    case KILN_OP_MAXIMUM: case KILN_OP_MINIMUM: return d[0] != KILN_DTYPE_BOOL;
+    case KILN_OP_CONV2D: case KILN_OP_CONV2D_BACKWARD_INPUT: case KILN_OP_CONV2D_BACKWARD_WEIGHT: {
+      const auto* c = static_cast<const kiln_conv2d_attrs*>(attrs);
+      return c == nullptr || (c->groups >= 1 && c->stride[0] >= 1 && c->stride[1] >= 1 && c->dilation[0] >= 1 &&
+                              c->dilation[1] >= 1 && c->padding[0] >= 0 && c->padding[1] >= 0);
+    }
+    default: return true;
   }
 }
 
