@@ -231,10 +231,16 @@ kiln_status buffer_import_host(kiln_device_t handle, void* ptr, uint64_t bytes, 
     if (device == nullptr || out == nullptr || (bytes > 0 && ptr == nullptr))
       fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: buffer_import_host: null argument");
     device->make_current();
-    int can_map = 0;
-    if (cudaDeviceGetAttribute(&can_map, cudaDevAttrCanMapHostMemory, device->index()) != cudaSuccess || !can_map) {
+    // Registering needs an I/O-coherent device (cudaDevAttrHostRegisterSupported) that can map
+    // host memory into its address space.
+    int can_map = 0, can_register = 0;
+    if (cudaDeviceGetAttribute(&can_map, cudaDevAttrCanMapHostMemory, device->index()) != cudaSuccess ||
+        cudaDeviceGetAttribute(&can_register, cudaDevAttrHostRegisterSupported, device->index()) != cudaSuccess ||
+        !can_map || !can_register) {
       (void)cudaGetLastError();
-      fail(KILN_STATUS_UNSUPPORTED, "cuda: buffer_import_host: cuda:", device->index(), " cannot map host memory");
+      fail(KILN_STATUS_UNSUPPORTED, "cuda: buffer_import_host: cuda:", device->index(),
+           " cannot address registered host memory (can map host memory: ", can_map, ", host register supported: ",
+           can_register, ")");
     }
     if (bytes == 0) {  // nothing to register; a valid, empty buffer
       *out = reinterpret_cast<kiln_buffer_t>(device->allocator().import(nullptr, nullptr, 0, false));
