@@ -531,9 +531,9 @@ void run_conv(const Context& ctx, const kiln_tensor_desc& in0, const kiln_tensor
 
   DnnState& state = dnn_state(ctx.device->index());
   std::lock_guard<std::mutex> lock(state.mutex);
-  if (ctx.stream->dnn == nullptr) {
-    cudnnHandle_t created = nullptr;
-    check_dnn(cudnnCreate(&created), ctx, "cudnnCreate");
+  if (ctx.stream->dnn == nullptr) {  // Note [Library handles per stream] in matmul.cpp
+    cudnnHandle_t created = ctx.device->take_dnn_handle();
+    if (created == nullptr) check_dnn(cudnnCreate(&created), ctx, "cudnnCreate");
     ctx.stream->dnn = created;
     check_dnn(cudnnSetStream(created, ctx.cu_stream), ctx, "cudnnSetStream");
   }

@@ -94,6 +94,28 @@ bool Device::enable_peer_access(int peer) {
   return state > 0;
 }
 
+cublasHandle_t Device::take_blas_handle() {
+  std::lock_guard<std::mutex> lock(handles_mutex_);
+  if (blas_handles_.empty()) return nullptr;
+  cublasHandle_t h = blas_handles_.back();
+  blas_handles_.pop_back();
+  return h;
+}
+
+cudnnHandle_t Device::take_dnn_handle() {
+  std::lock_guard<std::mutex> lock(handles_mutex_);
+  if (dnn_handles_.empty()) return nullptr;
+  cudnnHandle_t h = dnn_handles_.back();
+  dnn_handles_.pop_back();
+  return h;
+}
+
+void Device::give_handles(cublasHandle_t blas, cudnnHandle_t dnn) {
+  std::lock_guard<std::mutex> lock(handles_mutex_);
+  if (blas != nullptr) blas_handles_.push_back(blas);
+  if (dnn != nullptr) dnn_handles_.push_back(dnn);
+}
+
 ErrorState::~ErrorState() {
   DeviceGuard guard(device_index);
   if (claim != nullptr) cudaFree(claim);

@@ -99,6 +99,11 @@ class Device {
   void give_event(cudaEvent_t event);
   // Enables access from this device to peer's memory once; false if the hardware cannot.
   bool enable_peer_access(int peer);
+  // Library handles of destroyed streams, for the next stream's first matmul or convolution
+  // (nullptr when none is pooled). Note [Library handles per stream] in matmul.cpp.
+  cublasHandle_t take_blas_handle();
+  cudnnHandle_t take_dnn_handle();
+  void give_handles(cublasHandle_t blas, cudnnHandle_t dnn);
   UploadStaging staging;
 
  private:
@@ -110,6 +115,9 @@ class Device {
   std::vector<cudaEvent_t> events_;
   std::mutex peer_mutex_;
   std::vector<int> peer_state_;  // by peer index: 0 not tried, 1 enabled, -1 impossible
+  std::mutex handles_mutex_;
+  std::vector<cublasHandle_t> blas_handles_;
+  std::vector<cudnnHandle_t> dnn_handles_;
 };
 
 // Makes `device` current for a scope and restores the previous device at its end.

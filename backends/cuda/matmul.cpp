@@ -7,11 +7,13 @@
 // both strides > 1) is packed to a contiguous copy first. A batch of size 1 (or a batch stride of
 // 0) broadcasts the operand over the batch.
 //
-// Note [Library handles per stream]: each stream owns its cuBLAS and cuDNN handles, created at
-// its first matmul or convolution, bound to it once and destroyed with it. A handle shared by
-// several streams would need a lock around every call and, in cuBLAS, one workspace used by
-// kernels of different streams at once; a stream is driven by one thread at a time (the ABI's
-// threading contract), so a per-stream handle needs no lock.
+// Note [Library handles per stream]: each stream owns its cuBLAS and cuDNN handles, taken at its
+// first matmul or convolution and bound to it once. A handle shared by several streams would need
+// a lock around every call and, in cuBLAS, one workspace used by kernels of different streams at
+// once; a stream is driven by one thread at a time (the ABI's threading contract), so a
+// per-stream handle needs no lock. When the stream is destroyed its handles go back to the
+// device's pool for the next stream instead of being destroyed: the cuDNN execution plans cached
+// per device (conv.cpp) keep the handle they were built with.
 //
 // TF32 is off by default (results match the CPU backends to float32 rounding); set
 // KILN_CUDA_ALLOW_TF32=1 to let cuBLAS and cuDNN use TF32 tensor cores for float32.
@@ -111,13 +113,16 @@ void run_matmul(const Context& ctx, const kiln_tensor_desc& a, const kiln_tensor
   // One handle per stream, bound to it once (Note [Library handles per stream]).
   cublasHandle_t& handle = ctx.stream->blas;
   if (handle == nullptr) {
-    cublasHandle_t created = nullptr;
-    check_blas(cublasCreate(&created), ctx, "cublasCreate");
-    handle = created;
+    cublasHandle_t h = ctx.device->take_blas_handle();
+    if (h == nullptr) {
+      check_blas(cublasCreate(&h), ctx, "cublasCreate");
+      // Pointer mode host (alpha, beta below); math mode per call through the compute type.
+      const cublasStatus_t status = cublasSetMathMode(h, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+      if (status != CUBLAS_STATUS_SUCCESS) cublasDestroy(h);
+      check_blas(status, ctx, "cublasSetMathMode");
+    }
+    handle = h;  // the stream owns it from here (returned to the pool with the stream)
     check_blas(cublasSetStream(handle, ctx.cu_stream), ctx, "cublasSetStream");
-    // Pointer mode host (alpha, beta below); math mode per call through the compute type.
-    check_blas(cublasSetMathMode(handle, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), ctx,
-               "cublasSetMathMode");
   }
   const bool is_double = out.dtype == KILN_DTYPE_FLOAT64;
   const float alpha_f = 1.0f, beta_f = 0.0f;

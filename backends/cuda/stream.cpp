@@ -180,8 +180,8 @@ void stream_destroy(kiln_stream_t handle) {
     (void)cudaGetLastError();
     // Every device's allocator: a peer copy makes a stream the user of another device's block.
     for (Device* device : all_devices()) device->allocator().forget_stream(stream);
-    if (stream->blas != nullptr) cublasDestroy(stream->blas);
-    if (stream->dnn != nullptr) cudnnDestroy(stream->dnn);
+    // Pooled, not destroyed: cached cuDNN plans keep the handle they were built with.
+    stream->device->give_handles(stream->blas, stream->dnn);
     cudaStreamDestroy(stream->stream);
     (void)cudaGetLastError();
   });
