@@ -9,6 +9,7 @@
 #include <kiln/plugin/op_info.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -304,12 +305,24 @@ int32_t supports_v1(kiln_backend_t, kiln_op op, const int32_t* dtypes, int32_t n
   }
 }
 
+// What launch_v2 would refuse as UNSUPPORTED from the shapes alone: cuBLAS and cuDNN take int
+// extents (matmul.cpp, conv.cpp).
+bool shapes_supported(const struct kiln_op_info& info, const Tensors& t) {
+  if (info.kind != KILN_OP_KIND_MATMUL && info.kind != KILN_OP_KIND_CONV) return true;
+  for (int32_t i = 0; i < info.num_inputs + info.num_outputs; ++i) {
+    const kiln_tensor_desc& d = i < info.num_inputs ? t.in[i] : t.out[i - info.num_inputs];
+    for (int32_t k = 0; k < d.ndim; ++k)
+      if (d.shape[k] > INT_MAX) return false;
+  }
+  return true;
+}
+
 int32_t device_supports(kiln_device_t handle, const kiln_launch_desc* launch) {
   try {
     if (handle == nullptr) return 0;
     Tensors t;
-    (void)validate_launch(launch, t);  // data pointers may be NULL here
-    return 1;
+    const struct kiln_op_info& info = validate_launch(launch, t);  // data pointers may be NULL here
+    return shapes_supported(info, t) ? 1 : 0;
   } catch (...) {
     return 0;
   }
