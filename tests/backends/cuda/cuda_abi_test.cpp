@@ -279,6 +279,47 @@ TEST_F(CudaAbi, OutOfRangeIndexIsReportedAtSynchronizeNamingOpValueAndLaunch) {
   api->event_destroy(after);
 }
 
+TEST_F(CudaAbi, EveryIndexOpNamesTheBadIndexAndItsPosition) {
+  kiln_axis_attrs axis0 = kiln_axis_attrs_init();
+  axis0.axis = 0;
+  auto expect_error = [&](const char* op, const char* value, const char* position, uint64_t id) {
+    ASSERT_EQ(api->stream_synchronize(stream), KILN_STATUS_INDEX_OUT_OF_RANGE) << op;
+    const std::string m = error();
+    EXPECT_NE(m.find(op), std::string::npos) << m;
+    EXPECT_NE(m.find(value), std::string::npos) << m;
+    EXPECT_NE(m.find(position), std::string::npos) << m;
+    EXPECT_EQ(api->stream_failed_launch(stream), id) << m;
+  };
+  {  // index_select: src [4, 3], index [2] along axis 0
+    kiln_tensor_desc src = make({4, 3}, KILN_DTYPE_FLOAT32), index = make({2}, KILN_DTYPE_INT64),
+                     out = make({2, 3}, KILN_DTYPE_FLOAT32);
+    write<float>(src, std::vector<float>(12, 1.0f));
+    write<int64_t>(index, {1, 5});
+    ASSERT_EQ(run(stream, KILN_OP_INDEX_SELECT, {src, index}, {out}, &axis0, 7), KILN_STATUS_OK) << error();
+    expect_error("index_select", "index 5", "[1] of the index tensor of shape [2]", 7);
+  }
+  {  // scatter_add: self [3], index [4], src [4] along axis 0
+    kiln_tensor_desc self = make({3}, KILN_DTYPE_FLOAT32), index = make({4}, KILN_DTYPE_INT64),
+                     src = make({4}, KILN_DTYPE_FLOAT32), out = make({3}, KILN_DTYPE_FLOAT32);
+    write<float>(self, {0, 0, 0});
+    write<float>(src, {1, 1, 1, 1});
+    write<int64_t>(index, {0, 1, 3, 2});
+    ASSERT_EQ(run(stream, KILN_OP_SCATTER_ADD, {self, index, src}, {out}, &axis0, 8), KILN_STATUS_OK) << error();
+    expect_error("scatter_add", "index 3", "[2] of the index tensor of shape [4]", 8);
+    EXPECT_EQ(read<float>(out), (std::vector<float>{1, 1, 1}));  // the bad index was skipped
+  }
+  {  // embedding_backward: dy [2, 4], index [2], dW [3, 4]
+    kiln_tensor_desc dy = make({2, 4}, KILN_DTYPE_FLOAT32), index = make({2}, KILN_DTYPE_INT64),
+                     dw = make({3, 4}, KILN_DTYPE_FLOAT32);
+    write<float>(dy, std::vector<float>(8, 1.0f));
+    write<int64_t>(index, {1, 6});
+    kiln_embedding_attrs none = kiln_embedding_attrs_init();
+    none.padding_idx = -1;
+    ASSERT_EQ(run(stream, KILN_OP_EMBEDDING_BACKWARD, {dy, index}, {dw}, &none, 9), KILN_STATUS_OK) << error();
+    expect_error("embedding_backward", "index 6", "[1] of the index tensor of shape [2]", 9);
+  }
+}
+
 TEST_F(CudaAbi, StreamsOnTwoThreadsReuseEachOthersFreedBlocksSafely) {
   // Each thread drives its own stream, allocating, filling, freeing and reading back; the cache
   // hands blocks one stream freed (maybe still in use by it) to the other.
