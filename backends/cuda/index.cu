@@ -18,6 +18,28 @@
 namespace kiln::cuda {
 namespace {
 
+// Records value, found at the kernel's row-major element `linear`, unless an earlier violation
+// holds the record (Note [Deferred index errors] in index_check.hpp).
+__device__ void report_index_error(const IndexCheck& c, int64_t value, int64_t linear) {
+  const unsigned int old = atomicCAS(c.claim, 0u, c.claim_tag);
+  if (old != 0u) {
+    if (old != c.claim_tag) *reinterpret_cast<volatile int32_t*>(&c.record->more) = 1;  // another launch holds it
+    return;
+  }
+  IndexErrorRecord* r = c.record;
+  r->op = c.op;
+  r->dim = c.dim;
+  r->value = value;
+  r->position = (linear / c.pos_inner) % c.pos_extent;
+  r->bound = c.bound;
+  r->launch_id = c.launch_id;
+  r->seq = c.seq;
+  r->index_ndim = c.index_ndim;
+  for (int k = 0; k < KILN_MAX_DIMS; ++k) r->index_shape[k] = c.index_shape[k];
+  __threadfence_system();  // the fields reach host memory before `set` does
+  *reinterpret_cast<volatile int32_t*>(&r->set) = 1;
+}
+
 // out[off0] = src[off2 + index[off1] * axis_stride]
 template <typename B>
 struct GatherFn {
@@ -31,7 +53,7 @@ struct GatherFn {
   __device__ void operator()(const I* off, int64_t linear) const {
     const int64_t i = index[off[1]];
     if (i < 0 || i >= check.bound) {
-      check.report(i, linear);
+      report_index_error(check, i, linear);
       out[off[0]] = B(0);
       return;
     }
@@ -73,7 +95,7 @@ struct ScatterAddFn {
     const int64_t i = index[off[1]];
     if (i == skip && skip >= 0) return;
     if (i < 0 || i >= check.bound) {
-      check.report(i, linear);
+      report_index_error(check, i, linear);
       return;
     }
     atomic_add(dst + off[2] + i * axis_stride, src[off[0]]);

@@ -54,28 +54,7 @@ struct IndexCheck {
   int64_t pos_inner;
   int64_t pos_extent;
   int64_t index_shape[KILN_MAX_DIMS];
-
-#ifdef __CUDACC__
-  __device__ void report(int64_t value, int64_t linear) const {
-    const unsigned int old = atomicCAS(claim, 0u, claim_tag);
-    if (old != 0u) {
-      if (old != claim_tag) *reinterpret_cast<volatile int32_t*>(&record->more) = 1;
-      return;
-    }
-    record->op = op;
-    record->dim = dim;
-    record->value = value;
-    record->position = (linear / pos_inner) % pos_extent;
-    record->bound = bound;
-    record->launch_id = launch_id;
-    record->seq = seq;
-    record->index_ndim = index_ndim;
-    for (int k = 0; k < KILN_MAX_DIMS; ++k) record->index_shape[k] = index_shape[k];
-    __threadfence_system();  // the fields reach host memory before `set` does
-    *reinterpret_cast<volatile int32_t*>(&record->set) = 1;
-  }
-#endif
-};
+};  // report_index_error (index.cu) writes the record
 
 }  // namespace kiln::cuda
 
