@@ -150,7 +150,7 @@ bool UploadStaging::upload(cudaStream_t cu_stream, void* dst, const void* src, s
     pick = &chunks_.back();
   }
   std::memcpy(pick->host, src, bytes);
-  cudaError_t err = cudaMemcpyAsync(dst, pick->host, bytes, cudaMemcpyHostToDevice, cu_stream);
+  cudaError_t err = cudaMemcpyAsync(dst, pick->host, bytes, cudaMemcpyDefault, cu_stream);
   if (err == cudaSuccess) err = cudaEventRecord(pick->done, cu_stream);
   if (err != cudaSuccess) {
     (void)cudaGetLastError();

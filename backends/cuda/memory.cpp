@@ -1,5 +1,9 @@
 // Buffers and copies: allocation through the caching allocator, host copies on the device's copy
 // stream, stream-ordered and peer copies, pinned host memory and imported host memory.
+//
+// Every copy here names cudaMemcpyDefault: with unified addressing (every 64-bit process) the
+// runtime tells host from device memory by the pointer, which also covers imported host memory
+// (buffer_import_host), whose buffer address is a device alias of host pages.
 #include "device.hpp"
 #include "slots.hpp"
 
@@ -61,7 +65,7 @@ kiln_status buffer_write(kiln_buffer_t handle, uint64_t offset, const void* src,
     // Note [Pinned staging]: queued, and fenced so every later user waits for it.
     if (!device->staging.upload(copy.stream, address(block, offset), src, bytes)) {
       // Pageable memory: the call returns once the bytes are staged; the fence covers the DMA.
-      check_copy(cudaMemcpyAsync(address(block, offset), src, bytes, cudaMemcpyHostToDevice, copy.stream),
+      check_copy(cudaMemcpyAsync(address(block, offset), src, bytes, cudaMemcpyDefault, copy.stream),
                  "buffer_write", bytes);
     }
     device->allocator().fence_after(block, &copy);
@@ -78,7 +82,7 @@ kiln_status buffer_read(kiln_buffer_t handle, uint64_t offset, void* dst, uint64
     device->make_current();
     Stream& copy = device->copy_stream();
     device->allocator().use(block, &copy, true);
-    check_copy(cudaMemcpyAsync(dst, address(block, offset), bytes, cudaMemcpyDeviceToHost, copy.stream), "buffer_read",
+    check_copy(cudaMemcpyAsync(dst, address(block, offset), bytes, cudaMemcpyDefault, copy.stream), "buffer_read",
                bytes);
     // Wait for this copy only, not for other threads' copies queued behind waits of their own.
     cudaEvent_t done = device->take_event();
@@ -108,7 +112,7 @@ kiln_status buffer_write_async(kiln_stream_t stream_handle, kiln_buffer_t handle
     stream->device->make_current();
     reset_reported_errors(stream);
     block->device->allocator().use(block, stream, false);
-    check_copy(cudaMemcpyAsync(address(block, offset), src, bytes, cudaMemcpyHostToDevice, stream->stream),
+    check_copy(cudaMemcpyAsync(address(block, offset), src, bytes, cudaMemcpyDefault, stream->stream),
                "buffer_write_async", bytes);
   });
 }
@@ -124,7 +128,7 @@ kiln_status buffer_read_async(kiln_stream_t stream_handle, kiln_buffer_t handle,
     if (bytes == 0) return;
     stream->device->make_current();
     block->device->allocator().use(block, stream, false);
-    check_copy(cudaMemcpyAsync(dst, address(block, offset), bytes, cudaMemcpyDeviceToHost, stream->stream),
+    check_copy(cudaMemcpyAsync(dst, address(block, offset), bytes, cudaMemcpyDefault, stream->stream),
                "buffer_read_async", bytes);
   });
 }
@@ -152,7 +156,7 @@ kiln_status buffer_copy(kiln_stream_t stream_handle, kiln_buffer_t src_handle, u
     Allocator& allocator = stream->device->allocator();
     allocator.use(src, stream, false);
     allocator.use(dst, stream, false);
-    check_copy(cudaMemcpyAsync(address(dst, dst_offset), address(src, src_offset), bytes, cudaMemcpyDeviceToDevice,
+    check_copy(cudaMemcpyAsync(address(dst, dst_offset), address(src, src_offset), bytes, cudaMemcpyDefault,
                                stream->stream),
                "buffer_copy", bytes);
   });
@@ -194,9 +198,12 @@ kiln_status buffer_copy_peer(kiln_stream_t stream_handle, kiln_buffer_t src_hand
     (void)stream->device->enable_peer_access(src->device->index());
     src->device->allocator().use(src, stream, false);  // waits for the source device's users
     dst->device->allocator().use(dst, stream, false);
-    check_copy(cudaMemcpyPeerAsync(address(dst, dst_offset), dst->device->index(), address(src, src_offset),
-                                   src->device->index(), bytes, stream->stream),
-               "buffer_copy_peer", bytes);
+    cudaError_t err = src->imported || dst->imported
+                          ? cudaMemcpyAsync(address(dst, dst_offset), address(src, src_offset), bytes, cudaMemcpyDefault,
+                                            stream->stream)
+                          : cudaMemcpyPeerAsync(address(dst, dst_offset), dst->device->index(),
+                                                address(src, src_offset), src->device->index(), bytes, stream->stream);
+    check_copy(err, "buffer_copy_peer", bytes);
   });
 }
 
