@@ -47,7 +47,8 @@ Block* Allocator::allocate(size_t bytes) {
     caching_checked_ = true;
   }
   // Small blocks may be reused for requests up to half their size; large ones only within a
-  // bucket, so a big cached block is not tied up by a much smaller tensor.
+  // bucket, so a big cached block is not tied up by a much smaller tensor. A reused block keeps
+  // its fences (Note [Stream ordering of reused blocks]).
   auto it = free_.lower_bound(size);
   if (it != free_.end() && (it->first == size || (size <= kSmallLimit && it->first <= 2 * size))) {
     Block* block = it->second;
@@ -64,15 +65,7 @@ Block* Allocator::allocate(size_t bytes) {
   g_device_mallocs.fetch_add(1, std::memory_order_relaxed);
   if (err == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();  // clear the (non-sticky) error before retrying
-    // Give the cache back to the driver and retry once.
-    for (auto& [sz, block] : free_) {
-      (void)sz;
-      cudaFree(block->ptr);
-      drop_fences(block);
-      delete block;
-    }
-    free_.clear();
-    cached_bytes_ = 0;
+    free_cached_locked();      // give the cache back to the driver and retry once
     err = cudaMalloc(&ptr, size);
     g_device_mallocs.fetch_add(1, std::memory_order_relaxed);
   }
@@ -97,84 +90,136 @@ Block* Allocator::allocate(size_t bytes) {
   return block;
 }
 
+Block* Allocator::import(void* device_ptr, void* host_ptr, size_t bytes, bool read_only) {
+  Block* block = new Block;
+  block->ptr = device_ptr;
+  block->size = bytes;
+  block->requested = bytes;
+  block->device = device_;
+  block->in_use = true;
+  block->imported = true;
+  block->read_only = read_only;
+  block->host_ptr = host_ptr;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (device_ptr != nullptr) live_[device_ptr] = block;
+  return block;
+}
+
 void Allocator::release(Block* block) {
   if (block == nullptr) return;
-  std::lock_guard<std::mutex> lock(mutex_);
-  live_.erase(block->ptr);
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (block->ptr != nullptr) {
+    auto it = live_.find(block->ptr);
+    if (it != live_.end() && it->second == block) live_.erase(it);
+  }
   block->in_use = false;
+  if (block->imported) {
+    // The memory stays the caller's: wait for every stream that used it, then unregister. The
+    // waits happen outside the lock (they may be long).
+    std::vector<cudaStream_t> streams;
+    for (Stream* s : block->users) streams.push_back(s->stream);
+    for (Fence& f : block->fences)
+      if (f.stream) streams.push_back(f.stream->stream);
+    for (Fence& f : block->fences) drop_fence(f);
+    block->fences.clear();
+    lock.unlock();
+    device_->make_current();
+    for (cudaStream_t s : streams) cudaStreamSynchronize(s);
+    if (block->host_ptr != nullptr && block->size > 0) cudaHostUnregister(block->host_ptr);
+    (void)cudaGetLastError();
+    delete block;
+    return;
+  }
   if (!caching_) {
     device_->make_current();
     cudaFree(block->ptr);  // synchronizes the device: no kernel can still use it
     (void)cudaGetLastError();
-    drop_fences(block);
+    for (Fence& f : block->fences) drop_fence(f);
     delete block;
     return;
   }
-  if (multi_stream_ && !block->users.empty()) {
-    // This life's users become the fences of the next life. The previous fences are covered:
-    // every user of this life is ordered after them (it waited on them, or it is their stream).
-    drop_fences(block);
-    for (Stream* s : block->users) block->fences.push_back(Fence{s, nullptr, {}});
-    block->users.clear();
+  // This life's users become fences of the next life. An older fence stays unless its stream is
+  // among them (the new fence covers later work) or its event has already completed.
+  std::vector<Fence> kept;
+  for (Fence& f : block->fences) {
+    const bool covered = f.stream != nullptr && contains(block->users, f.stream);
+    if (covered || (f.event != nullptr && cudaEventQuery(f.event) == cudaSuccess)) {
+      drop_fence(f);
+    } else {
+      kept.push_back(std::move(f));
+    }
   }
+  (void)cudaGetLastError();  // cudaEventQuery's cudaErrorNotReady
+  for (Stream* s : block->users) kept.push_back(Fence{s, nullptr, {}});
+  block->fences = std::move(kept);
+  block->users.clear();
   free_.emplace(block->size, block);
   cached_bytes_ += block->size;
 }
 
-cudaEvent_t Allocator::take_event() {
-  if (!events_.empty()) {
-    cudaEvent_t e = events_.back();
-    events_.pop_back();
-    return e;
+void Allocator::drop_fence(Fence& fence) {
+  if (fence.event != nullptr) fence.stream->device->give_event(fence.event);
+  fence.event = nullptr;
+}
+
+void Allocator::wait_fence(Fence& f, Stream* stream) {
+  if (f.stream == stream || contains(f.waited, stream)) return;
+  if (f.event == nullptr) {
+    // Recording now covers every kernel the old user enqueued before the block was freed (and
+    // possibly more, which is only conservative). The event belongs to the fence stream's device.
+    f.event = f.stream->device->take_event();
+    cudaError_t err = f.event == nullptr ? cudaErrorMemoryAllocation : cudaEventRecord(f.event, f.stream->stream);
+    if (err != cudaSuccess) {
+      (void)cudaGetLastError();
+      if (f.event != nullptr) f.stream->device->give_event(f.event);
+      f.event = nullptr;
+      cudaStreamSynchronize(f.stream->stream);  // fall back to waiting outright
+      (void)cudaGetLastError();
+      return;
+    }
   }
-  cudaEvent_t e = nullptr;
-  if (cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess) {
+  cudaStreamWaitEvent(stream->stream, f.event, 0);
+  f.waited.push_back(stream);
+}
+
+void Allocator::use(Block* block, Stream* stream, bool wait_for_users) {
+  if (block == nullptr || stream == nullptr) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (Fence& f : block->fences) wait_fence(f, stream);
+  if (wait_for_users) {
+    for (Stream* user : block->users) {
+      if (user == stream) continue;
+      Fence now{user, nullptr, {}};
+      wait_fence(now, stream);
+      drop_fence(now);  // a wait captures the event's state when it is enqueued: reusable at once
+    }
+  }
+  if (!contains(block->users, stream)) block->users.push_back(stream);
+}
+
+void Allocator::fence_after(Block* block, Stream* stream) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = block->fences.begin(); it != block->fences.end(); ++it) {
+    if (it->stream != stream) continue;
+    drop_fence(*it);
+    block->fences.erase(it);
+    break;
+  }
+  Fence f{stream, stream->device->take_event(), {}};
+  if (f.event == nullptr || cudaEventRecord(f.event, stream->stream) != cudaSuccess) {
     (void)cudaGetLastError();
-    return nullptr;
+    drop_fence(f);
+    cudaStreamSynchronize(stream->stream);  // no event to be had: the work is done when this returns
+    (void)cudaGetLastError();
+    return;
   }
-  return e;
+  block->fences.push_back(std::move(f));
 }
 
-void Allocator::drop_fences(Block* block) {
-  for (Fence& f : block->fences)
-    if (f.event) events_.push_back(f.event);
-  block->fences.clear();
-}
-
-void Allocator::touch(const void* ptr, Stream* stream, cudaStream_t cu_stream) {
-  if (!multi_stream_ || ptr == nullptr) return;
+Block* Allocator::find(const void* ptr) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = live_.find(ptr);
-  if (it == live_.end()) return;
-  Block* block = it->second;
-  if (!contains(block->users, stream)) block->users.push_back(stream);
-  for (Fence& f : block->fences) {
-    if (f.stream == nullptr || f.stream == stream || contains(f.waited, stream)) continue;
-    if (f.event == nullptr) {
-      // Recording now covers every kernel the old user enqueued before the block was freed
-      // (and possibly more, which is only conservative).
-      f.event = take_event();
-      if (f.event == nullptr || cudaEventRecord(f.event, f.stream->stream) != cudaSuccess) {
-        (void)cudaGetLastError();
-        cudaStreamSynchronize(f.stream->stream);  // fall back to waiting outright
-        f.stream = nullptr;                       // satisfied for everyone
-        continue;
-      }
-    }
-    cudaStreamWaitEvent(cu_stream, f.event, 0);
-    f.waited.push_back(stream);
-  }
-}
-
-void Allocator::enter_multi_stream() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (multi_stream_) return;
-  // The device was synchronized by the caller: nothing earlier is in flight, no fences needed.
-  for (auto& [size, block] : free_) {
-    (void)size;
-    drop_fences(block);
-  }
-  multi_stream_.store(true, std::memory_order_release);
+  return it == live_.end() ? nullptr : it->second;
 }
 
 void Allocator::forget_stream(Stream* stream) {
@@ -185,7 +230,7 @@ void Allocator::forget_stream(Stream* stream) {
     // The stream was synchronized: its old work is done, its fences are no longer needed.
     for (auto it = block->fences.begin(); it != block->fences.end();) {
       if (it->stream == stream) {
-        if (it->event) events_.push_back(it->event);
+        drop_fence(*it);
         it = block->fences.erase(it);
       } else {
         ++it;
@@ -202,25 +247,29 @@ void Allocator::forget_stream(Stream* stream) {
   }
 }
 
-size_t Allocator::empty_cache() {
-  std::lock_guard<std::mutex> lock(mutex_);
+void Allocator::free_cached_locked() {
   device_->make_current();
-  size_t released = 0;
   for (auto& [size, block] : free_) {
-    released += size;
-    cudaFree(block->ptr);
-    drop_fences(block);
+    (void)size;
+    cudaFree(block->ptr);  // synchronizes the device, so the fences are moot
+    for (Fence& f : block->fences) drop_fence(f);
     delete block;
   }
   (void)cudaGetLastError();
   free_.clear();
   cached_bytes_ = 0;
+}
+
+size_t Allocator::empty_cache() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const size_t released = cached_bytes_;
+  free_cached_locked();
   return released;
 }
 
 // ---- Workspace ----
 Workspace::Workspace(const Context& ctx, size_t bytes) : block_(ctx.device->allocator().allocate(bytes)) {
-  ctx.device->allocator().touch(block_->ptr, ctx.stream, ctx.cu_stream);
+  ctx.device->allocator().use(block_, ctx.stream, false);
 }
 Workspace::~Workspace() { block_->device->allocator().release(block_); }
 void* Workspace::data() const { return block_->ptr; }

@@ -1,97 +1,72 @@
-// The CUDA backend plugin's C table: devices, buffers, streams, supports() and launch dispatch.
-// Kernels are in the .cu files, cuBLAS in matmul.cpp, cuDNN in conv.cpp.
+// The CUDA backend plugin's C table: devices, supports()/device_supports() and the launch paths
+// (v2 launch_v2, and the v1 launch slot converted to it). Streams and events are in stream.cpp,
+// buffers and copies in memory.cpp, kernels in the .cu files, cuBLAS in matmul.cpp, cuDNN in
+// conv.cpp.
 #include "device.hpp"
 #include "ops.hpp"
+#include "slots.hpp"
+
+#include <kiln/plugin/op_info.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <sstream>
 #include <vector>
 
 namespace kiln::cuda {
-
-// ---------------------------------------------------------------------------------------------
-// The op catalogue, expanded from ops.def.
 namespace {
 
-enum class Kind { UNARY, SCALAR_UNARY, BINARY, COMPARE, TERNARY, REDUCE, ARGREDUCE, MATMUL, CONV, POOL, SOFTMAX, INDEX, CAST, FILL, COPY, RANDOM };
-// Whether an op's attribute struct is required (every attrs column but NONE).
-constexpr bool kAttrs_NONE = false, kAttrs_SCALAR = true, kAttrs_REDUCE = true, kAttrs_AXIS = true,
-               kAttrs_CONV2D = true, kAttrs_POOL2D = true, kAttrs_EMBEDDING = true, kAttrs_RANDOM = true;
-
-struct OpInfo {
-  const char* name;
-  int32_t num_inputs;
-  int32_t num_outputs;
-  Kind kind;
-  bool needs_attrs;
-};
-
-constexpr OpInfo kOps[] = {
-#define KILN_OP(id, name, nin, nout, attrs, kind) {name, nin, nout, Kind::kind, kAttrs_##attrs},
-#include <kiln/plugin/ops.def>
-#undef KILN_OP
-};
-static_assert(sizeof(kOps) / sizeof(kOps[0]) == KILN_OP_COUNT);
-
 bool is_float(int32_t t) { return t == KILN_DTYPE_FLOAT32 || t == KILN_DTYPE_FLOAT64; }
-bool is_numeric(int32_t t) { return t >= KILN_DTYPE_FLOAT32 && t <= KILN_DTYPE_UINT8; }
-bool is_any(int32_t t) { return t >= 0 && t < KILN_DTYPE_COUNT; }
-bool all_same(const int32_t* d, int32_t n) {
-  for (int32_t i = 1; i < n; ++i)
-    if (d[i] != d[0]) return false;
-  return true;
-}
 
-// Exactly what launch() runs. dtypes are the inputs' then the outputs'.
-bool supports_impl(kiln_op op, const int32_t* d, int32_t n, const void* attrs) {
-  if (op < 0 || op >= KILN_OP_COUNT) return false;
-  const OpInfo& info = kOps[op];
-  if (n != info.num_inputs + info.num_outputs || (n > 0 && d == nullptr)) return false;
-  for (int32_t i = 0; i < n; ++i)
-    if (!is_any(d[i])) return false;
+// The ops this backend has kernels for (an op appended to ops.def later is not claimed until it
+// has one here).
+bool implemented(int32_t op) {
   switch (op) {
-    // numeric (int32, int64, uint8, float32, float64), one dtype in and out
     case KILN_OP_NEG: case KILN_OP_ABS: case KILN_OP_SIGN: case KILN_OP_FLOOR: case KILN_OP_RELU:
     case KILN_OP_ADD_SCALAR: case KILN_OP_MUL_SCALAR: case KILN_OP_CLAMP: case KILN_OP_LEAKY_RELU:
     case KILN_OP_ADD: case KILN_OP_SUB: case KILN_OP_MUL: case KILN_OP_DIV: case KILN_OP_MAXIMUM: case KILN_OP_MINIMUM:
     case KILN_OP_SUM: case KILN_OP_PROD: case KILN_OP_MAX: case KILN_OP_MIN:
-      return all_same(d, n) && is_numeric(d[0]);
-    // floating point only
     case KILN_OP_EXP: case KILN_OP_LOG: case KILN_OP_SQRT: case KILN_OP_RSQRT: case KILN_OP_SIN: case KILN_OP_COS:
     case KILN_OP_SIGMOID: case KILN_OP_TANH: case KILN_OP_GELU: case KILN_OP_ERF: case KILN_OP_POW_SCALAR:
-    case KILN_OP_POW: case KILN_OP_GELU_BACKWARD: case KILN_OP_RELU_BACKWARD: case KILN_OP_MEAN: case KILN_OP_LOGSUMEXP: case KILN_OP_VAR:
-    case KILN_OP_MATMUL:  // integer matmul: the host falls back to a host backend
-    case KILN_OP_CONV2D: case KILN_OP_CONV2D_BACKWARD_INPUT: case KILN_OP_CONV2D_BACKWARD_WEIGHT:
-    case KILN_OP_AVGPOOL2D: case KILN_OP_AVGPOOL2D_BACKWARD:
-    case KILN_OP_SOFTMAX: case KILN_OP_LOG_SOFTMAX: case KILN_OP_SOFTMAX_BACKWARD: case KILN_OP_LOG_SOFTMAX_BACKWARD:
-    case KILN_OP_NORMAL: case KILN_OP_MUL_ADD:
-      if (op == KILN_OP_CONV2D || op == KILN_OP_CONV2D_BACKWARD_INPUT || op == KILN_OP_CONV2D_BACKWARD_WEIGHT) {
-        const auto* c = static_cast<const kiln_conv2d_attrs*>(attrs);
-        if (c && (c->groups < 1 || c->stride[0] < 1 || c->stride[1] < 1 || c->dilation[0] < 1 ||
-                  c->dilation[1] < 1 || c->padding[0] < 0 || c->padding[1] < 0))
-          return false;
-      }
-      return all_same(d, n) && is_float(d[0]);
-    case KILN_OP_LOGICAL_NOT: return d[1] == KILN_DTYPE_BOOL;
-    case KILN_OP_EQ: case KILN_OP_NE: case KILN_OP_LT: case KILN_OP_LE: case KILN_OP_GT: case KILN_OP_GE:
-      return d[0] == d[1] && d[2] == KILN_DTYPE_BOOL;
-    case KILN_OP_WHERE: return d[0] == KILN_DTYPE_BOOL && d[1] == d[2] && d[2] == d[3];
-    case KILN_OP_ARGMAX: case KILN_OP_ARGMIN: return is_numeric(d[0]) && d[1] == KILN_DTYPE_INT64;
-    case KILN_OP_MAXPOOL2D: return is_float(d[0]) && d[1] == d[0] && d[2] == KILN_DTYPE_INT64;
-    case KILN_OP_MAXPOOL2D_BACKWARD: return is_float(d[0]) && d[1] == KILN_DTYPE_INT64 && d[2] == d[0];
-    case KILN_OP_GATHER: case KILN_OP_INDEX_SELECT: case KILN_OP_EMBEDDING:
-      return d[1] == KILN_DTYPE_INT64 && d[2] == d[0];
-    case KILN_OP_SCATTER_ADD: return is_numeric(d[0]) && d[1] == KILN_DTYPE_INT64 && d[2] == d[0] && d[3] == d[0];
-    case KILN_OP_EMBEDDING_BACKWARD: return is_float(d[0]) && d[1] == KILN_DTYPE_INT64 && d[2] == d[0];
-    case KILN_OP_CAST: return true;
-    case KILN_OP_FILL: return true;
-    case KILN_OP_COPY: return d[0] == d[1];
-    case KILN_OP_UNIFORM: return is_numeric(d[0]);
-    case KILN_OP_BERNOULLI: return true;
-    default: return false;  // an op appended to ops.def after this backend was written
+    case KILN_OP_POW: case KILN_OP_GELU_BACKWARD: case KILN_OP_RELU_BACKWARD: case KILN_OP_MEAN: case KILN_OP_LOGSUMEXP:
+    case KILN_OP_VAR: case KILN_OP_MATMUL: case KILN_OP_CONV2D: case KILN_OP_CONV2D_BACKWARD_INPUT:
+    case KILN_OP_CONV2D_BACKWARD_WEIGHT: case KILN_OP_AVGPOOL2D: case KILN_OP_AVGPOOL2D_BACKWARD: case KILN_OP_SOFTMAX:
+    case KILN_OP_LOG_SOFTMAX: case KILN_OP_SOFTMAX_BACKWARD: case KILN_OP_LOG_SOFTMAX_BACKWARD: case KILN_OP_NORMAL:
+    case KILN_OP_MUL_ADD: case KILN_OP_LOGICAL_NOT: case KILN_OP_EQ: case KILN_OP_NE: case KILN_OP_LT: case KILN_OP_LE:
+    case KILN_OP_GT: case KILN_OP_GE: case KILN_OP_WHERE: case KILN_OP_ARGMAX: case KILN_OP_ARGMIN:
+    case KILN_OP_MAXPOOL2D: case KILN_OP_MAXPOOL2D_BACKWARD: case KILN_OP_GATHER: case KILN_OP_INDEX_SELECT:
+    case KILN_OP_EMBEDDING: case KILN_OP_SCATTER_ADD: case KILN_OP_EMBEDDING_BACKWARD: case KILN_OP_CAST:
+    case KILN_OP_FILL: case KILN_OP_COPY: case KILN_OP_UNIFORM: case KILN_OP_BERNOULLI:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Exactly what launch_v2 runs. dtypes are the inputs' then the outputs'; attrs has the v2 layout
+// (or is NULL). The catalogue's signature (kiln_op_takes) decides, narrowed where this backend
+// has fewer kernels: no float16/bfloat16 yet (the host runs them on a host backend), no integer
+// matmul, no bool maximum/minimum.
+bool supports_impl(kiln_op op, const int32_t* d, int32_t n, const void* attrs) {
+  const struct kiln_op_info* info = kiln_op_info(op);
+  if (info == nullptr || !implemented(op)) return false;
+  if (n != info->num_inputs + info->num_outputs || (n > 0 && d == nullptr)) return false;
+  for (int32_t i = 0; i < n; ++i)
+    if (!kiln_dtype_is_valid(d[i]) || kiln_dtype_is_half(d[i])) return false;
+  if (!kiln_op_takes(op, d, n)) return false;
+  switch (op) {
+    case KILN_OP_MATMUL: return is_float(d[0]);  // integer matmul: a host backend runs it
+    case KILN_OP_MAXIMUM: case KILN_OP_MINIMUM: return d[0] != KILN_DTYPE_BOOL;
+    case KILN_OP_CONV2D: case KILN_OP_CONV2D_BACKWARD_INPUT: case KILN_OP_CONV2D_BACKWARD_WEIGHT: {
+      const auto* c = static_cast<const kiln_conv2d_attrs*>(attrs);
+      return c == nullptr || (c->groups >= 1 && c->stride[0] >= 1 && c->stride[1] >= 1 && c->dilation[0] >= 1 &&
+                              c->dilation[1] >= 1 && c->padding[0] >= 0 && c->padding[1] >= 0);
+    }
+    default: return true;
   }
 }
 
@@ -104,6 +79,11 @@ class Backend {
     std::call_once(devices_once_, [&] { find_devices(); });
   }
   int32_t device_count() const { return static_cast<int32_t>(devices_.size()); }
+  std::vector<Device*> devices() const {
+    std::vector<Device*> all;
+    for (const auto& d : devices_) all.push_back(d.get());
+    return all;
+  }
   Device* device(int32_t i) const { return devices_[static_cast<size_t>(i)].get(); }
   const char* status_note() const { return devices_.empty() ? note_.c_str() : nullptr; }
   void log(kiln_log_level level, const std::string& message) const {
@@ -156,15 +136,6 @@ Backend& backend() {
   return *instance;
 }
 
-kiln_status set_error(kiln_status status, const std::string& message) {
-  plugin::last_error_slot() = message;
-  return status;
-}
-
-template <typename Fn>
-kiln_status guard(Fn&& fn) noexcept {
-  return plugin::HostBackend::guard(static_cast<Fn&&>(fn));
-}
 
 std::string describe_dtypes(const kiln_tensor_desc* in, int32_t nin, const kiln_tensor_desc* out, int32_t nout) {
   std::string s = "(";
@@ -174,74 +145,192 @@ std::string describe_dtypes(const kiln_tensor_desc* in, int32_t nin, const kiln_
   return s + ")";
 }
 
-void validate(kiln_op op, const kiln_tensor_desc* in, int32_t nin, const kiln_tensor_desc* out, int32_t nout,
-              const void* attrs) {
-  const OpInfo& info = kOps[op];
-  if (nin != info.num_inputs || nout != info.num_outputs)
-    fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", info.name, " takes ", info.num_inputs, " inputs and ",
-         info.num_outputs, " outputs, got ", nin, " and ", nout);
-  if ((nin > 0 && in == nullptr) || (nout > 0 && out == nullptr))
-    fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", info.name, ": null tensor descriptor array");
-  if (info.needs_attrs && attrs == nullptr)
-    fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", info.name, ": attributes are required but attrs is NULL");
-  int32_t dtypes[16] = {};
-  for (int32_t i = 0; i < nin + nout; ++i) {
-    const kiln_tensor_desc& t = i < nin ? in[i] : out[i - nin];
-    if (t.ndim < 0 || t.ndim > KILN_MAX_DIMS)
-      fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", info.name, ": tensor ", i, " has ndim ", t.ndim, ", expected 0..",
-           KILN_MAX_DIMS);
-    for (int32_t k = 0; k < t.ndim; ++k)
-      if (t.shape[k] < 0) fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", info.name, ": negative extent in tensor ", i);
-    if (t.data == nullptr && numel(t) > 0)
-      fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", info.name, ": tensor ", i, " has no data pointer");
-    dtypes[i] = t.dtype;
-  }
-  if (!supports_impl(op, dtypes, nin + nout, attrs))
-    fail(KILN_STATUS_UNSUPPORTED, "cuda: ", info.name, " is not supported for dtypes ",
-         describe_dtypes(in, nin, out, nout));
-}
-
-void dispatch(const Context& ctx, const kiln_tensor_desc* in, int32_t nin, const kiln_tensor_desc* out,
-              const void* attrs) {
-  switch (kOps[ctx.op].kind) {
-    case Kind::UNARY: case Kind::SCALAR_UNARY: case Kind::BINARY: case Kind::COMPARE: case Kind::TERNARY:
+void dispatch(const Context& ctx, kiln_op_kind kind, const kiln_tensor_desc* in, int32_t nin,
+              const kiln_tensor_desc* out, const void* attrs) {
+  switch (kind) {
+    case KILN_OP_KIND_UNARY: case KILN_OP_KIND_SCALAR_UNARY: case KILN_OP_KIND_BINARY: case KILN_OP_KIND_COMPARE:
+    case KILN_OP_KIND_TERNARY:
       return run_pointwise(ctx, in, nin, out[0], attrs);
-    case Kind::REDUCE: return run_reduce(ctx, in[0], out[0], *static_cast<const kiln_reduce_attrs*>(attrs));
-    case Kind::ARGREDUCE: return run_argreduce(ctx, in[0], out[0], *static_cast<const kiln_reduce_attrs*>(attrs));
-    case Kind::MATMUL: return run_matmul(ctx, in[0], in[1], out[0]);
-    case Kind::CONV: return run_conv(ctx, in[0], in[1], out[0], *static_cast<const kiln_conv2d_attrs*>(attrs));
-    case Kind::POOL: return run_pool(ctx, in, out, *static_cast<const kiln_pool2d_attrs*>(attrs));
-    case Kind::SOFTMAX: return run_softmax(ctx, in, nin, out[0], *static_cast<const kiln_axis_attrs*>(attrs));
-    case Kind::INDEX: return run_index(ctx, in, out[0], attrs);
-    case Kind::CAST: return run_cast(ctx, in[0], out[0]);
-    case Kind::FILL: return run_fill(ctx, out[0], *static_cast<const kiln_scalar_attrs*>(attrs));
-    case Kind::COPY: return run_copy(ctx, in[0], out[0]);
-    case Kind::RANDOM: return run_random(ctx, out[0], *static_cast<const kiln_random_attrs*>(attrs));
+    case KILN_OP_KIND_REDUCE: return run_reduce(ctx, in[0], out[0], *static_cast<const kiln_reduce_attrs*>(attrs));
+    case KILN_OP_KIND_ARGREDUCE:
+      return run_argreduce(ctx, in[0], out[0], *static_cast<const kiln_reduce_attrs*>(attrs));
+    case KILN_OP_KIND_MATMUL: return run_matmul(ctx, in[0], in[1], out[0]);
+    case KILN_OP_KIND_CONV:
+      return run_conv(ctx, in[0], in[1], out[0], *static_cast<const kiln_conv2d_attrs*>(attrs));
+    case KILN_OP_KIND_POOL: return run_pool(ctx, in, out, *static_cast<const kiln_pool2d_attrs*>(attrs));
+    case KILN_OP_KIND_SOFTMAX:
+      return run_softmax(ctx, in, nin, out[0], *static_cast<const kiln_axis_attrs*>(attrs));
+    case KILN_OP_KIND_INDEX: return run_index(ctx, in, out[0], attrs);
+    case KILN_OP_KIND_CAST: return run_cast(ctx, in[0], out[0]);
+    case KILN_OP_KIND_FILL: return run_fill(ctx, out[0], *static_cast<const kiln_scalar_attrs*>(attrs));
+    case KILN_OP_KIND_COPY: return run_copy(ctx, in[0], out[0]);
+    case KILN_OP_KIND_RANDOM: return run_random(ctx, out[0], *static_cast<const kiln_random_attrs*>(attrs));
+    default: break;
   }
   fail(KILN_STATUS_INTERNAL, "cuda: ", ctx.op_name, ": no implementation (this is a bug in the cuda backend)");
 }
 
-kiln_status launch(kiln_stream_t handle, kiln_op op, const kiln_tensor_desc* in, int32_t nin,
-                   const kiln_tensor_desc* out, int32_t nout, const void* attrs) {
+// A launch's descriptors in this header's layout (the writer's may be longer: tensor_desc_size).
+struct Tensors {
+  kiln_tensor_desc in[KILN_OP_MAX_TENSORS];
+  kiln_tensor_desc out[KILN_OP_MAX_TENSORS];
+  int32_t dtypes[KILN_OP_MAX_TENSORS];
+};
+
+// Checks a launch (the shared validator, then what this backend runs) and copies its descriptors.
+const struct kiln_op_info& validate_launch(const kiln_launch_desc* launch, Tensors& t) {
+  char message[512];
+  const kiln_status status = kiln_validate_launch(launch, message, sizeof message);
+  if (status != KILN_STATUS_OK) fail(status, "cuda: ", message);
+  const struct kiln_op_info& info = *kiln_op_info(launch->op);
+  for (int32_t i = 0; i < info.num_inputs; ++i) std::memcpy(&t.in[i], kiln_launch_input(launch, i), sizeof(kiln_tensor_desc));
+  for (int32_t i = 0; i < info.num_outputs; ++i)
+    std::memcpy(&t.out[i], kiln_launch_output(launch, i), sizeof(kiln_tensor_desc));
+  for (int32_t i = 0; i < info.num_inputs + info.num_outputs; ++i)
+    t.dtypes[i] = i < info.num_inputs ? t.in[i].dtype : t.out[i - info.num_inputs].dtype;
+  if (!supports_impl(static_cast<kiln_op>(launch->op), t.dtypes, info.num_inputs + info.num_outputs, launch->attrs))
+    fail(KILN_STATUS_UNSUPPORTED, "cuda: ", info.name, " is not supported for dtypes ",
+         describe_dtypes(t.in, info.num_inputs, t.out, info.num_outputs),
+         " (float16 and bfloat16 run on a host backend for now)");
+  return info;
+}
+
+// The block behind a descriptor: its buffer, or (v1 descriptors) the block at its base address.
+Block* block_of(const kiln_tensor_desc& d, Device* device) {
+  if (d.buffer != nullptr) return reinterpret_cast<Block*>(d.buffer);
+  return d.data ? device->allocator().find(d.data) : nullptr;
+}
+
+kiln_status run_launch(kiln_stream_t handle, const kiln_launch_desc* launch) {
   return guard([&] {
     auto* stream = reinterpret_cast<Stream*>(handle);
     if (stream == nullptr) fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: launch on a null stream");
-    if (op < 0 || op >= KILN_OP_COUNT) fail(KILN_STATUS_UNSUPPORTED, "cuda: unknown op ", static_cast<int>(op));
-    report_index_errors(stream);
-    validate(op, in, nin, out, nout, attrs);
+    Tensors t;
+    const struct kiln_op_info& info = validate_launch(launch, t);
     Device* device = stream->device;
-    device->make_current();
-    Allocator& allocator = device->allocator();
-    if (allocator.multi_stream()) {
-      for (int32_t i = 0; i < nin; ++i) allocator.touch(in[i].data, stream, stream->stream);
-      for (int32_t i = 0; i < nout; ++i) allocator.touch(out[i].data, stream, stream->stream);
+    for (int32_t i = 0; i < info.num_inputs + info.num_outputs; ++i) {
+      const bool is_input = i < info.num_inputs;
+      const kiln_tensor_desc& d = is_input ? t.in[i] : t.out[i - info.num_inputs];
+      if (d.data == nullptr && numel(d) > 0)
+        fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", info.name, ": ", is_input ? "input " : "output ",
+             is_input ? i : i - info.num_inputs, " has no data pointer");
     }
-    Context ctx{device, stream, stream->stream, op, kOps[op].name};
-    dispatch(ctx, in, nin, out, attrs);
+    device->make_current();
+    reset_reported_errors(stream);
+    // Note [Stream ordering of reused blocks]: every buffer the launch touches.
+    for (int32_t i = 0; i < info.num_inputs + info.num_outputs; ++i) {
+      const bool is_input = i < info.num_inputs;
+      const kiln_tensor_desc& d = is_input ? t.in[i] : t.out[i - info.num_inputs];
+      Block* block = block_of(d, device);
+      if (block == nullptr) continue;
+      if (block->device != device)
+        fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", info.name, ": ", is_input ? "input " : "output ",
+             is_input ? i : i - info.num_inputs, " lives on cuda:", block->device->index(), " but the stream on cuda:",
+             device->index(), " (copy it over first)");
+      if (!is_input && block->read_only)
+        fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", info.name, ": output ", i - info.num_inputs,
+             " is read-only imported host memory");
+      block->device->allocator().use(block, stream, false);
+    }
+    const uint64_t launch_id = launch->launch_id;
+    ++stream->launch_seq;
+    stream->last_launch_id = launch_id;
+    stream->last_op = info.name;
+    Context ctx{device, stream, stream->stream, static_cast<kiln_op>(launch->op), info.name, launch_id};
+    dispatch(ctx, info.kind, t.in, info.num_inputs, t.out, launch->attrs);
   });
 }
 
-// ---- devices, buffers, streams ----
+// The v1 attribute layout (no 8-byte header) as the v2 struct this backend reads.
+struct V2Attrs {
+  alignas(16) unsigned char bytes[256];
+};
+const void* attrs_from_v1(int32_t op, const void* attrs, V2Attrs& storage) {
+  const struct kiln_op_info* info = kiln_op_info(op);
+  if (attrs == nullptr || info == nullptr || info->attrs_size == 0) return nullptr;
+  if (info->attrs_size > sizeof storage.bytes) fail(KILN_STATUS_INTERNAL, "cuda: attribute struct too large");
+  std::memset(storage.bytes, 0, sizeof storage.bytes);
+  const uint32_t size = info->attrs_size;
+  std::memcpy(storage.bytes, &size, sizeof size);
+  std::memcpy(storage.bytes + KILN_ATTRS_V1_OFFSET, attrs, size - KILN_ATTRS_V1_OFFSET);
+  return storage.bytes;
+}
+
+// v1 launch slot: a v2 host never calls it on this plugin; kept working by converting.
+kiln_status launch_v1(kiln_stream_t handle, kiln_op op, const kiln_tensor_desc_v1* inputs, int32_t num_inputs,
+                      const kiln_tensor_desc_v1* outputs, int32_t num_outputs, const void* attrs) {
+  return guard([&] {
+    auto* stream = reinterpret_cast<Stream*>(handle);
+    if (stream == nullptr) fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: launch on a null stream");
+    if (num_inputs < 0 || num_outputs < 0 || num_inputs > KILN_OP_MAX_TENSORS || num_outputs > KILN_OP_MAX_TENSORS ||
+        (num_inputs > 0 && inputs == nullptr) || (num_outputs > 0 && outputs == nullptr))
+      fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: launch: bad tensor counts or arrays");
+    kiln_tensor_desc in[KILN_OP_MAX_TENSORS], out[KILN_OP_MAX_TENSORS];
+    auto convert = [&](const kiln_tensor_desc_v1& v1) {
+      kiln_tensor_desc d{};
+      d.struct_size = sizeof(kiln_tensor_desc);
+      d.dtype = v1.dtype;
+      d.ndim = v1.ndim;
+      d.data = v1.data;
+      d.buffer = v1.data ? reinterpret_cast<kiln_buffer_t>(stream->device->allocator().find(v1.data)) : nullptr;
+      d.offset = v1.offset;
+      std::memcpy(d.shape, v1.shape, sizeof d.shape);
+      std::memcpy(d.strides, v1.strides, sizeof d.strides);
+      return d;
+    };
+    for (int32_t i = 0; i < num_inputs; ++i) in[i] = convert(inputs[i]);
+    for (int32_t i = 0; i < num_outputs; ++i) out[i] = convert(outputs[i]);
+    V2Attrs storage;
+    kiln_launch_desc launch{};
+    launch.struct_size = sizeof(kiln_launch_desc);
+    launch.op = op;
+    launch.num_inputs = num_inputs;
+    launch.num_outputs = num_outputs;
+    launch.tensor_desc_size = sizeof(kiln_tensor_desc);
+    launch.inputs = in;
+    launch.outputs = out;
+    launch.attrs = attrs_from_v1(op, attrs, storage);
+    launch.launch_id = 0;
+    const kiln_status status = run_launch(handle, &launch);
+    if (status != KILN_STATUS_OK) fail(status, last_error_slot());
+  });
+}
+
+int32_t supports_v1(kiln_backend_t, kiln_op op, const int32_t* dtypes, int32_t n, const void* attrs) {
+  try {
+    V2Attrs storage;
+    return supports_impl(op, dtypes, n, attrs_from_v1(op, attrs, storage)) ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+// What launch_v2 would refuse as UNSUPPORTED from the shapes alone: cuBLAS and cuDNN take int
+// extents (matmul.cpp, conv.cpp).
+bool shapes_supported(const struct kiln_op_info& info, const Tensors& t) {
+  if (info.kind != KILN_OP_KIND_MATMUL && info.kind != KILN_OP_KIND_CONV) return true;
+  for (int32_t i = 0; i < info.num_inputs + info.num_outputs; ++i) {
+    const kiln_tensor_desc& d = i < info.num_inputs ? t.in[i] : t.out[i - info.num_inputs];
+    for (int32_t k = 0; k < d.ndim; ++k)
+      if (d.shape[k] > INT_MAX) return false;
+  }
+  return true;
+}
+
+int32_t device_supports(kiln_device_t handle, const kiln_launch_desc* launch) {
+  try {
+    if (handle == nullptr) return 0;
+    Tensors t;
+    const struct kiln_op_info& info = validate_launch(launch, t);  // data pointers may be NULL here
+    return shapes_supported(info, t) ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+kiln_status launch_v2(kiln_stream_t stream, const kiln_launch_desc* launch) { return run_launch(stream, launch); }
+
+// ---- devices ----
 kiln_status device_get(kiln_backend_t, int32_t index, kiln_device_t* out) {
   if (out == nullptr) return set_error(KILN_STATUS_INVALID_ARGUMENT, "cuda: device_get: out is NULL");
   if (index < 0 || index >= backend().device_count())
@@ -251,6 +340,17 @@ kiln_status device_get(kiln_backend_t, int32_t index, kiln_device_t* out) {
                          (backend().status_note() ? std::string(": ") + backend().status_note() : "") + ")");
   *out = reinterpret_cast<kiln_device_t>(backend().device(index));
   return KILN_STATUS_OK;
+}
+
+// How many streams run concurrently: the driver's hardware work queues per device
+// (CUDA_DEVICE_MAX_CONNECTIONS, 8 unless set); more streams than that share queues.
+int32_t max_streams() {
+  static const int32_t value = [] {
+    const char* env = std::getenv("CUDA_DEVICE_MAX_CONNECTIONS");
+    const int n = env ? std::atoi(env) : 0;
+    return n > 0 && n <= 32 ? n : 8;
+  }();
+  return value;
 }
 
 kiln_status device_props(kiln_device_t handle, kiln_device_props* p) {
@@ -278,179 +378,19 @@ kiln_status device_props(kiln_device_t handle, kiln_device_props* p) {
     }
     (void)cudaGetLastError();
     p->compute_units = prop.multiProcessorCount;
+    p->caches_memory = 1;  // Note [Caching allocator]: the one cache; the host adds none on top
+    p->async = 1;
+    p->max_streams = max_streams();
   });
-}
-
-kiln_status buffer_alloc(kiln_device_t handle, uint64_t bytes, kiln_buffer_t* out) {
-  return guard([&] {
-    auto* device = reinterpret_cast<Device*>(handle);
-    if (device == nullptr || out == nullptr) fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: buffer_alloc: null argument");
-    *out = reinterpret_cast<kiln_buffer_t>(device->allocator().allocate(bytes));
-  });
-}
-
-void buffer_free(kiln_buffer_t handle) {
-  auto* block = reinterpret_cast<Block*>(handle);
-  if (block == nullptr) return;
-  (void)guard([&] { block->device->allocator().release(block); });
-}
-
-void* buffer_data(kiln_buffer_t handle) {
-  auto* block = reinterpret_cast<Block*>(handle);
-  return block ? block->ptr : nullptr;
-}
-
-kiln_status buffer_copy(kiln_buffer_t handle, uint64_t offset, void* host, uint64_t bytes, bool to_device) {
-  return guard([&] {
-    auto* block = reinterpret_cast<Block*>(handle);
-    const char* what = to_device ? "buffer_write" : "buffer_read";
-    if (block == nullptr || (bytes > 0 && host == nullptr))
-      fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", what, ": null argument");
-    if (offset > block->requested || bytes > block->requested - offset)
-      fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", what, " of ", bytes, " bytes at offset ", offset,
-           " overruns a buffer of ", block->requested, " bytes");
-    if (bytes == 0) return;
-    block->device->make_current();
-    char* device_ptr = static_cast<char*>(block->ptr) + offset;
-    // The legacy default stream: ordered after (and before) the work of every blocking stream,
-    // so a read sees every kernel launched before it. Pageable host memory makes it synchronous.
-    if (to_device && block->device->staging.upload(device_ptr, host, bytes)) return;  // Note [Pinned staging]
-    cudaError_t err = to_device ? cudaMemcpy(device_ptr, host, bytes, cudaMemcpyHostToDevice)
-                                : cudaMemcpy(host, device_ptr, bytes, cudaMemcpyDeviceToHost);
-    if (err != cudaSuccess) {
-      (void)cudaGetLastError();
-      fail(KILN_STATUS_DEVICE_ERROR, "cuda: ", what, " of ", bytes, " bytes: ", cudaGetErrorName(err), ": ",
-           cudaGetErrorString(err));
-    }
-  });
-}
-
-kiln_status stream_create(kiln_device_t handle, kiln_stream_t* out) {
-  return guard([&] {
-    auto* device = reinterpret_cast<Device*>(handle);
-    if (device == nullptr || out == nullptr) fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: stream_create: null argument");
-    std::lock_guard<std::mutex> lock(device->stream_mutex);
-    device->make_current();
-    auto check = [](cudaError_t err, const char* what) {
-      if (err != cudaSuccess) {
-        (void)cudaGetLastError();
-        fail(err == cudaErrorMemoryAllocation ? KILN_STATUS_OUT_OF_MEMORY : KILN_STATUS_DEVICE_ERROR,
-             "cuda: stream_create: ", what, ": ", cudaGetErrorName(err), ": ", cudaGetErrorString(err));
-      }
-    };
-    if (device->live_streams.load() >= 1 && !device->allocator().multi_stream()) {
-      // See Note [Stream ordering of reused blocks]: start tracking with nothing in flight.
-      check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
-      device->allocator().enter_multi_stream();
-    }
-    auto stream = std::make_unique<Stream>();
-    stream->device = device;
-    check(cudaStreamCreate(&stream->stream), "cudaStreamCreate");
-    // Note [Deferred index errors]
-    cudaError_t err = cudaHostAlloc(reinterpret_cast<void**>(&stream->index_errors), KILN_OP_COUNT * sizeof(int),
-                                    cudaHostAllocMapped);
-    if (err == cudaSuccess) {
-      std::memset(stream->index_errors, 0, KILN_OP_COUNT * sizeof(int));
-      err = cudaHostGetDevicePointer(reinterpret_cast<void**>(&stream->index_errors_device), stream->index_errors, 0);
-    }
-    if (err != cudaSuccess) {
-      if (stream->index_errors) cudaFreeHost(stream->index_errors);
-      cudaStreamDestroy(stream->stream);
-      check(err, "allocating the stream's index error flags");
-    }
-    ++device->live_streams;
-    *out = reinterpret_cast<kiln_stream_t>(stream.release());
-  });
-}
-
-void stream_destroy(kiln_stream_t handle) {
-  auto* stream = reinterpret_cast<Stream*>(handle);
-  if (stream == nullptr) return;
-  Device* device = stream->device;
-  std::lock_guard<std::mutex> lock(device->stream_mutex);
-  device->make_current();
-  cudaStreamSynchronize(stream->stream);
-  device->allocator().forget_stream(stream);
-  cudaFreeHost(stream->index_errors);
-  cudaStreamDestroy(stream->stream);
-  (void)cudaGetLastError();
-  --device->live_streams;
-  delete stream;
-}
-
-kiln_status stream_synchronize(kiln_stream_t handle) {
-  auto* stream = reinterpret_cast<Stream*>(handle);
-  if (stream == nullptr) return set_error(KILN_STATUS_INVALID_ARGUMENT, "cuda: stream_synchronize: null stream");
-  stream->device->make_current();
-  cudaError_t err = cudaStreamSynchronize(stream->stream);
-  if (err != cudaSuccess) {
-    (void)cudaGetLastError();
-    return set_error(KILN_STATUS_DEVICE_ERROR,
-                     std::string("cuda: stream_synchronize: an earlier kernel failed: ") + cudaGetErrorName(err) +
-                         ": " + cudaGetErrorString(err));
-  }
-  return guard([&] { report_index_errors(stream); });
-}
-
-int32_t supports(kiln_backend_t, kiln_op op, const int32_t* dtypes, int32_t n, const void* attrs) {
-  try {
-    return supports_impl(op, dtypes, n, attrs) ? 1 : 0;
-  } catch (...) {
-    return 0;
-  }
 }
 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// Helpers declared in common.hpp / device.hpp.
-bool UploadStaging::upload(void* dst, const void* src, size_t bytes) {
-  constexpr size_t kMaxUpload = size_t{64} << 20, kMaxTotal = size_t{256} << 20, kMinChunk = size_t{1} << 20;
-  if (bytes > kMaxUpload) return false;
-  std::lock_guard<std::mutex> lock(mutex_);
-  Chunk* pick = nullptr;
-  for (Chunk& c : chunks_)  // the smallest free chunk that fits (a never-recorded event counts as done)
-    if (c.size >= bytes && (pick == nullptr || c.size < pick->size) && cudaEventQuery(c.done) == cudaSuccess) pick = &c;
-  if (pick == nullptr) {
-    size_t size = kMinChunk;
-    while (size < bytes) size *= 2;
-    if (total_ + size > kMaxTotal) return false;
-    Chunk c{nullptr, size, nullptr};
-    if (cudaHostAlloc(&c.host, size, cudaHostAllocDefault) != cudaSuccess) {
-      (void)cudaGetLastError();
-      return false;  // no pinned memory to be had: copy synchronously
-    }
-    if (cudaEventCreateWithFlags(&c.done, cudaEventDisableTiming) != cudaSuccess) {
-      (void)cudaGetLastError();
-      cudaFreeHost(c.host);
-      return false;
-    }
-    chunks_.push_back(c);
-    total_ += size;
-    pick = &chunks_.back();
-  }
-  std::memcpy(pick->host, src, bytes);
-  cudaError_t err = cudaMemcpyAsync(dst, pick->host, bytes, cudaMemcpyHostToDevice, nullptr);
-  if (err == cudaSuccess) err = cudaEventRecord(pick->done, nullptr);
-  if (err != cudaSuccess) {
-    (void)cudaGetLastError();
-    fail(KILN_STATUS_DEVICE_ERROR, "cuda: buffer_write of ", bytes, " bytes (pinned staging): ", cudaGetErrorName(err),
-         ": ", cudaGetErrorString(err));
-  }
-  return true;
-}
+// Helpers declared in common.hpp / slots.hpp.
+std::vector<Device*> all_devices() { return backend().devices(); }
 
-void Device::make_current() {
-  // Every launch calls this; cudaGetDevice is a thread-local read, cheaper than cudaSetDevice.
-  int current = -1;
-  if (cudaGetDevice(&current) == cudaSuccess && current == index_) return;
-  cudaError_t err = cudaSetDevice(index_);
-  if (err != cudaSuccess) {
-    (void)cudaGetLastError();
-    fail(KILN_STATUS_DEVICE_ERROR, "cuda: cudaSetDevice(", index_, "): ", cudaGetErrorName(err), ": ",
-         cudaGetErrorString(err));
-  }
-}
+const char* op_name(int32_t op) { return kiln_op_name(op); }
 
 void check_cuda(cudaError_t err, const Context& ctx, const char* what) {
   if (err == cudaSuccess) return;
@@ -461,35 +401,7 @@ void check_cuda(cudaError_t err, const Context& ctx, const char* what) {
        oom ? "" : " (an asynchronous error may come from an earlier launch on this device)");
 }
 
-int* device_error_flag(const Context& ctx) { return ctx.stream->index_errors_device + ctx.op; }
-
-void note_index_launch(const Context& ctx, int64_t bound, const kiln_tensor_desc& indexed) {
-  ctx.stream->last_index_launch[ctx.op] = IndexLaunch{bound, indexed};
-}
-
-void report_index_errors(Stream* stream) {
-  volatile int* flags = stream->index_errors;
-  for (int op = 0; op < KILN_OP_COUNT; ++op) {
-    if (flags[op] == 0) continue;
-    flags[op] = 0;
-    const IndexLaunch& l = stream->last_index_launch[op];
-    fail(KILN_STATUS_INVALID_ARGUMENT, "cuda: ", kOps[op].name, ": index out of range [0, ", l.bound,
-         ") for tensor of shape ", shape_string(l.indexed),
-         " (found by the GPU's bounds check after the launch and reported at the next call on the stream)");
-  }
-}
-
-const char* dtype_name(int32_t dtype) {
-  switch (dtype) {
-    case KILN_DTYPE_FLOAT32: return "float32";
-    case KILN_DTYPE_FLOAT64: return "float64";
-    case KILN_DTYPE_INT32: return "int32";
-    case KILN_DTYPE_INT64: return "int64";
-    case KILN_DTYPE_UINT8: return "uint8";
-    case KILN_DTYPE_BOOL: return "bool";
-    default: return "unknown dtype";
-  }
-}
+const char* dtype_name(int32_t dtype) { return kiln_dtype_name(dtype); }
 
 std::string shape_string(const kiln_tensor_desc& d) {
   std::string s = "[";
@@ -520,10 +432,10 @@ extern "C" KILN_PLUGIN_EXPORT kiln_status kiln_backend_init(const kiln_host_api*
         .struct_size = sizeof(kiln_backend_api),
         .abi_version = KILN_ABI_VERSION,
         .name = "cuda",
-        .version = "0.1.0",
+        .version = "0.2.0",
         .priority = 100,
         .backend = reinterpret_cast<kiln_backend_t>(&b),
-        .last_error = [](kiln_backend_t) -> const char* { return kiln::plugin::last_error_slot().c_str(); },
+        .last_error = [](kiln_backend_t) -> const char* { return kiln::cuda::last_error_slot().c_str(); },
         .status_note = [](kiln_backend_t) -> const char* { return backend().status_note(); },
         .device_count = [](kiln_backend_t) -> int32_t { return backend().device_count(); },
         .device_get = device_get,
@@ -531,17 +443,30 @@ extern "C" KILN_PLUGIN_EXPORT kiln_status kiln_backend_init(const kiln_host_api*
         .buffer_alloc = buffer_alloc,
         .buffer_free = buffer_free,
         .buffer_data = buffer_data,
-        .buffer_write = [](kiln_buffer_t buf, uint64_t offset, const void* src, uint64_t bytes) {
-          return buffer_copy(buf, offset, const_cast<void*>(src), bytes, true);
-        },
-        .buffer_read = [](kiln_buffer_t buf, uint64_t offset, void* dst, uint64_t bytes) {
-          return buffer_copy(buf, offset, dst, bytes, false);
-        },
+        .buffer_write = buffer_write,
+        .buffer_read = buffer_read,
         .stream_create = stream_create,
         .stream_destroy = stream_destroy,
         .stream_synchronize = stream_synchronize,
-        .supports = supports,
-        .launch = launch,
+        .supports = supports_v1,
+        .launch = launch_v1,
+        .event_create = event_create,
+        .event_destroy = event_destroy,
+        .event_record = event_record,
+        .stream_wait_event = stream_wait_event,
+        .event_synchronize = event_synchronize,
+        .event_query = event_query,
+        .buffer_write_async = buffer_write_async,
+        .buffer_read_async = buffer_read_async,
+        .buffer_copy = buffer_copy,
+        .device_can_access_peer = device_can_access_peer,
+        .buffer_copy_peer = buffer_copy_peer,
+        .host_alloc = host_alloc,
+        .host_free = host_free,
+        .buffer_import_host = buffer_import_host,
+        .device_supports = device_supports,
+        .launch_v2 = launch_v2,
+        .stream_failed_launch = stream_failed_launch,
     };
     if (b.device_count() == 0) b.log(KILN_LOG_INFO, std::string("cuda: ") + b.status_note());
     *out_api = &api;

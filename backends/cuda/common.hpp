@@ -3,19 +3,19 @@
 #ifndef KILN_BACKENDS_CUDA_COMMON_HPP
 #define KILN_BACKENDS_CUDA_COMMON_HPP
 
-#include <kiln/plugin/host_backend.hpp>  // Failure, fail(), the thread-local last-error slot
 #include <kiln/plugin/kiln_backend.h>
+
+#include "error.hpp"
+#include "index_check.hpp"
 
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kiln::cuda {
-
-using plugin::fail;
-using plugin::Failure;
 
 class Device;
 class Stream;
@@ -28,6 +28,7 @@ struct Context {
   cudaStream_t cu_stream;
   kiln_op op;
   const char* op_name;
+  uint64_t launch_id;  // the host's number for this launch (0 from the v1 launch slot)
 };
 
 // Throws a Failure naming the op and what failed (a kernel, a cuBLAS call, ...) if err is an error.
@@ -52,12 +53,12 @@ class Workspace {
   Block* block_;
 };
 
-// Where the kernel of ctx's op flags an out-of-range index (Note [Deferred index errors]).
-int* device_error_flag(const Context& ctx);
-// Remembers this launch's bound and indexed tensor for the message of a flagged error.
-void note_index_launch(const Context& ctx, int64_t bound, const kiln_tensor_desc& indexed);
-// Fails (INVALID_ARGUMENT) with the stream's first flagged index error, clearing it.
-void report_index_errors(Stream* stream);
+// What an index kernel of ctx's launch records an out-of-range index with (Note [Deferred index
+// errors] in index_check.hpp): valid values are [0, bound) along dimension `dim` of the indexed
+// tensor; the kernel's row-major element `linear` is position (linear / pos_inner) % pos_extent
+// of `index`.
+IndexCheck index_check(const Context& ctx, int32_t dim, int64_t bound, const kiln_tensor_desc& index,
+                       int64_t pos_inner, int64_t pos_extent);
 
 // ---- descriptors ----
 inline int64_t numel(const kiln_tensor_desc& d) { return kiln_desc_numel(&d); }
@@ -71,6 +72,10 @@ inline T* base_ptr_as(const kiln_tensor_desc& d) {
   return static_cast<T*>(d.data) + d.offset;
 }
 const char* dtype_name(int32_t dtype);
+// The op's catalogue name ("gather"), or "unknown op".
+const char* op_name(int32_t op);
+// Every device of the backend (backend.cpp).
+std::vector<Device*> all_devices();
 // "[2, 3, 4]"
 std::string shape_string(const kiln_tensor_desc& d);
 bool same_shape(const kiln_tensor_desc& a, const kiln_tensor_desc& b);

@@ -97,9 +97,10 @@ struct Choice {
   std::vector<Candidate> legacy;
 };
 
+// The algorithm cache is per device and shared by its streams; the handles are per stream
+// (Note [Library handles per stream] in matmul.cpp).
 struct DnnState {
   std::mutex mutex;
-  cudnnHandle_t handle = nullptr;
   cudaEvent_t timing[2] = {nullptr, nullptr};
   std::map<Key, Choice> cache;
 };
@@ -444,15 +445,15 @@ cudnnStatus_t run_graph(cudnnHandle_t h, GraphPlan& plan, const void* x, const v
 
 // GPU milliseconds of a plan's fastest of three runs on the op's own tensors (after one untimed
 // run); negative when it cannot run here.
-float time_graph(const Context& ctx, DnnState& state, GraphPlan& plan, const void* x, const void* w,
-                 const void* y) {
+float time_graph(const Context& ctx, cudnnHandle_t h, DnnState& state, GraphPlan& plan, const void* x,
+                 const void* w, const void* y) {
   try {
     Workspace workspace(ctx, static_cast<size_t>(plan.workspace));
-    if (run_graph(state.handle, plan, x, w, y, workspace.data()) != CUDNN_STATUS_SUCCESS) return -1;
+    if (run_graph(h, plan, x, w, y, workspace.data()) != CUDNN_STATUS_SUCCESS) return -1;
     float best = -1;
     for (int i = 0; i < 3; ++i) {
       check_cuda(cudaEventRecord(state.timing[0], ctx.cu_stream), ctx, "cudaEventRecord");
-      if (run_graph(state.handle, plan, x, w, y, workspace.data()) != CUDNN_STATUS_SUCCESS) return -1;
+      if (run_graph(h, plan, x, w, y, workspace.data()) != CUDNN_STATUS_SUCCESS) return -1;
       check_cuda(cudaEventRecord(state.timing[1], ctx.cu_stream), ctx, "cudaEventRecord");
       check_cuda(cudaEventSynchronize(state.timing[1]), ctx, "timing a cuDNN plan");
       float ms = 0;
@@ -530,9 +531,13 @@ void run_conv(const Context& ctx, const kiln_tensor_desc& in0, const kiln_tensor
 
   DnnState& state = dnn_state(ctx.device->index());
   std::lock_guard<std::mutex> lock(state.mutex);
-  if (state.handle == nullptr) check_dnn(cudnnCreate(&state.handle), ctx, "cudnnCreate");
-  check_dnn(cudnnSetStream(state.handle, ctx.cu_stream), ctx, "cudnnSetStream");
-  cudnnHandle_t h = state.handle;
+  if (ctx.stream->dnn == nullptr) {  // Note [Library handles per stream] in matmul.cpp
+    cudnnHandle_t created = ctx.device->take_dnn_handle();
+    if (created == nullptr) check_dnn(cudnnCreate(&created), ctx, "cudnnCreate");
+    ctx.stream->dnn = created;
+    check_dnn(cudnnSetStream(created, ctx.cu_stream), ctx, "cudnnSetStream");
+  }
+  cudnnHandle_t h = ctx.stream->dnn;
 
   Key key{static_cast<int64_t>(ctx.op), out.dtype, x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[0],
           w.shape[1], w.shape[2], w.shape[3], y.shape[2], y.shape[3], attrs.stride[0], attrs.stride[1],
@@ -559,7 +564,7 @@ void run_conv(const Context& ctx, const kiln_tensor_desc& in0, const kiln_tensor
     int timed = 0;
     if (bench) {
       for (const auto& plan : plans) {
-        const float ms = time_graph(ctx, state, *plan, px, pw, py);
+        const float ms = time_graph(ctx, h, state, *plan, px, pw, py);
         if (ms < 0) continue;
         ++timed;
         if (graph_ms < 0 || ms < graph_ms) {

@@ -5,9 +5,9 @@
 // indexed axis is set to 0 and the index value times that stride is added in the kernel. So the
 // five ops share two functors and the generic elementwise launcher.
 //
-// Out-of-range indices (including negative ones) set a per-stream device flag and are skipped;
-// the flag is read back after the kernel (one stream synchronization), and the op then fails with
-// KILN_STATUS_INVALID_ARGUMENT.
+// Out-of-range indices (including negative ones) are skipped (a gathered element is 0) and the
+// first one is recorded for the stream's next synchronize (Note [Deferred index errors] in
+// index_check.hpp), which fails with KILN_STATUS_INDEX_OUT_OF_RANGE naming the op and the value.
 //
 // Note [Scatter-add is atomic]: SCATTER_ADD and EMBEDDING_BACKWARD add with atomics, so when
 // several indices hit one cell the order of the float additions, and so the last bits of the
@@ -18,20 +18,42 @@
 namespace kiln::cuda {
 namespace {
 
+// Records value, found at the kernel's row-major element `linear`, unless an earlier violation
+// holds the record (Note [Deferred index errors] in index_check.hpp).
+__device__ void report_index_error(const IndexCheck& c, int64_t value, int64_t linear) {
+  const unsigned int old = atomicCAS(c.claim, 0u, c.claim_tag);
+  if (old != 0u) {
+    if (old != c.claim_tag) *reinterpret_cast<volatile int32_t*>(&c.record->more) = 1;  // another launch holds it
+    return;
+  }
+  IndexErrorRecord* r = c.record;
+  r->op = c.op;
+  r->dim = c.dim;
+  r->value = value;
+  r->position = (linear / c.pos_inner) % c.pos_extent;
+  r->bound = c.bound;
+  r->launch_id = c.launch_id;
+  r->seq = c.seq;
+  r->index_ndim = c.index_ndim;
+  for (int k = 0; k < KILN_MAX_DIMS; ++k) r->index_shape[k] = c.index_shape[k];
+  __threadfence_system();  // the fields reach host memory before `set` does
+  *reinterpret_cast<volatile int32_t*>(&r->set) = 1;
+}
+
 // out[off0] = src[off2 + index[off1] * axis_stride]
 template <typename B>
 struct GatherFn {
+  static constexpr bool kWantsLinear = true;
   B* out;
   const int64_t* index;
   const B* src;
   int64_t axis_stride;
-  int64_t bound;
-  int* error;
+  IndexCheck check;
   template <typename I>
-  __device__ void operator()(const I* off) const {
+  __device__ void operator()(const I* off, int64_t linear) const {
     const int64_t i = index[off[1]];
-    if (i < 0 || i >= bound) {
-      *error = 1;
+    if (i < 0 || i >= check.bound) {
+      report_index_error(check, i, linear);
       out[off[0]] = B(0);
       return;
     }
@@ -61,19 +83,19 @@ __device__ __forceinline__ void atomic_add(uint8_t* p, uint8_t v) {
 // dst[off2 + index[off1] * axis_stride] += src[off0], unless index == skip
 template <typename T>
 struct ScatterAddFn {
+  static constexpr bool kWantsLinear = true;
   const T* src;
   const int64_t* index;
   T* dst;
   int64_t axis_stride;
-  int64_t bound;
   int64_t skip;  // EMBEDDING_BACKWARD's padding_idx; -1: none
-  int* error;
+  IndexCheck check;
   template <typename I>
-  __device__ void operator()(const I* off) const {
+  __device__ void operator()(const I* off, int64_t linear) const {
     const int64_t i = index[off[1]];
     if (i == skip && skip >= 0) return;
-    if (i < 0 || i >= bound) {
-      *error = 1;
+    if (i < 0 || i >= check.bound) {
+      report_index_error(check, i, linear);
       return;
     }
     atomic_add(dst + off[2] + i * axis_stride, src[off[0]]);
@@ -134,14 +156,20 @@ void run_index(const Context& ctx, const kiln_tensor_desc* in, const kiln_tensor
       kiln_tensor_desc src_view = view_as(src, out, identity);
       src_view.strides[axis] = 0;
       if (numel(out) == 0) return;
+      // The position in the index tensor: gather walks it element by element (out has its shape);
+      // index_select's position is the output's coordinate along the axis.
+      int64_t inner = 1;
+      if (ctx.op == KILN_OP_INDEX_SELECT)
+        for (int32_t d = axis + 1; d < out.ndim; ++d) inner *= out.shape[d];
+      const IndexCheck check = index_check(ctx, axis, src.shape[axis], index, inner,
+                                           ctx.op == KILN_OP_INDEX_SELECT ? out.shape[axis] : numel(out));
       dispatch_bits(ctx, out.dtype, [&](auto tag) {
         using B = typename decltype(tag)::type;
         GatherFn<B> f{base_ptr_as<B>(out), base_ptr_as<int64_t>(index_view), base_ptr_as<B>(src_view),
-                      src.strides[axis], src.shape[axis], device_error_flag(ctx)};
+                      src.strides[axis], check};
         const kiln_tensor_desc* descs[3] = {&out, &index_view, &src_view};
         launch_elementwise<3>(ctx, descs, f, "gather_kernel");
       });
-      note_index_launch(ctx, src.shape[axis], src);
       return;
     }
     case KILN_OP_EMBEDDING: {
@@ -156,14 +184,14 @@ void run_index(const Context& ctx, const kiln_tensor_desc* in, const kiln_tensor
       for (int32_t d = 0; d < out.ndim; ++d) map[d] = d < index.ndim ? -1 : 1;
       kiln_tensor_desc weight_view = view_as(weight, out, map);
       if (numel(out) == 0) return;
+      const IndexCheck check = index_check(ctx, 0, weight.shape[0], index, weight.shape[1], numel(index));
       dispatch_bits(ctx, out.dtype, [&](auto tag) {
         using B = typename decltype(tag)::type;
         GatherFn<B> f{base_ptr_as<B>(out), base_ptr_as<int64_t>(index_view), base_ptr_as<B>(weight_view),
-                      weight.strides[0], weight.shape[0], device_error_flag(ctx)};
+                      weight.strides[0], check};
         const kiln_tensor_desc* descs[3] = {&out, &index_view, &weight_view};
         launch_elementwise<3>(ctx, descs, f, "embedding_kernel");
       });
-      note_index_launch(ctx, weight.shape[0], weight);
       return;
     }
     case KILN_OP_SCATTER_ADD: {
@@ -180,14 +208,14 @@ void run_index(const Context& ctx, const kiln_tensor_desc* in, const kiln_tensor
       kiln_tensor_desc src_view = view_as(src, index, identity);
       kiln_tensor_desc out_view = view_as(out, index, identity);
       out_view.strides[axis] = 0;
+      const IndexCheck check = index_check(ctx, axis, out.shape[axis], index, 1, numel(index));
       dispatch_numeric(ctx, out.dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         ScatterAddFn<T> f{base_ptr_as<T>(src_view), base_ptr_as<int64_t>(index), base_ptr_as<T>(out_view),
-                          out.strides[axis], out.shape[axis], -1, device_error_flag(ctx)};
+                          out.strides[axis], -1, check};
         const kiln_tensor_desc* descs[3] = {&src_view, &index, &out_view};
         launch_elementwise<3>(ctx, descs, f, "scatter_add_kernel");
       });
-      note_index_launch(ctx, out.shape[axis], out);
       return;
     }
     case KILN_OP_EMBEDDING_BACKWARD: {
@@ -204,14 +232,14 @@ void run_index(const Context& ctx, const kiln_tensor_desc* in, const kiln_tensor
       kiln_tensor_desc index_view = view_as(index, dy, map);
       for (int32_t d = 0; d < dy.ndim; ++d) map[d] = d < index.ndim ? -1 : 1;
       kiln_tensor_desc out_view = view_as(out, dy, map);
+      const IndexCheck check = index_check(ctx, 0, out.shape[0], index, dy.shape[dy.ndim - 1], numel(index));
       dispatch_float(ctx, out.dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         ScatterAddFn<T> f{base_ptr_as<T>(dy), base_ptr_as<int64_t>(index_view), base_ptr_as<T>(out_view),
-                          out.strides[0], out.shape[0], padding_idx, device_error_flag(ctx)};
+                          out.strides[0], padding_idx, check};
         const kiln_tensor_desc* descs[3] = {&dy, &index_view, &out_view};
         launch_elementwise<3>(ctx, descs, f, "embedding_backward_kernel");
       });
-      note_index_launch(ctx, out.shape[0], out);
       return;
     }
     default:

@@ -214,6 +214,23 @@ __device__ __forceinline__ int64_t strided_offset(const Strided& s, int64_t line
 // ---- the generic elementwise kernels ----
 // F is a functor `template <typename I> __device__ void operator()(const I* off) const` that loads
 // its inputs at off[1..N-1] and stores its output at off[0].
+// A functor that declares `static constexpr bool kWantsLinear = true` is called f(off, linear)
+// instead, linear being the row-major number of the element (the index ops name it in errors).
+template <typename F, typename = void>
+struct wants_linear : std::false_type {};
+template <typename F>
+struct wants_linear<F, std::void_t<decltype(F::kWantsLinear)>> : std::bool_constant<F::kWantsLinear> {};
+
+template <typename F, typename I, int N>
+__device__ __forceinline__ void invoke_elementwise(const F& f, const I (&off)[N], I linear) {
+  if constexpr (wants_linear<F>::value) {
+    f(off, static_cast<int64_t>(linear));
+  } else {
+    (void)linear;
+    f(off);
+  }
+}
+
 template <int N, typename F>
 __global__ void contiguous_kernel(int64_t n, F f) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
@@ -221,7 +238,7 @@ __global__ void contiguous_kernel(int64_t n, F f) {
     int64_t off[N];
 #pragma unroll
     for (int k = 0; k < N; ++k) off[k] = i;
-    f(off);
+    invoke_elementwise(f, off, i);
   }
 }
 
@@ -231,7 +248,7 @@ __global__ void strided_kernel(Layout<N> layout, Index n, F f) {
        i += static_cast<Index>(gridDim.x) * blockDim.x) {
     Index off[N];
     layout_offsets<N, Index>(layout, i, off);
-    f(off);
+    invoke_elementwise(f, off, i);
   }
 }
 

@@ -7,6 +7,14 @@
 // both strides > 1) is packed to a contiguous copy first. A batch of size 1 (or a batch stride of
 // 0) broadcasts the operand over the batch.
 //
+// Note [Library handles per stream]: each stream owns its cuBLAS and cuDNN handles, taken at its
+// first matmul or convolution and bound to it once. A handle shared by several streams would need
+// a lock around every call and, in cuBLAS, one workspace used by kernels of different streams at
+// once; a stream is driven by one thread at a time (the ABI's threading contract), so a
+// per-stream handle needs no lock. When the stream is destroyed its handles go back to the
+// device's pool for the next stream instead of being destroyed: the cuDNN execution plans cached
+// per device (conv.cpp) keep the handle they were built with.
+//
 // TF32 is off by default (results match the CPU backends to float32 rounding); set
 // KILN_CUDA_ALLOW_TF32=1 to let cuBLAS and cuDNN use TF32 tensor cores for float32.
 #include "device.hpp"
@@ -32,21 +40,6 @@ bool allow_tf32() {
 }
 
 namespace {
-
-struct BlasState {
-  std::mutex mutex;
-  cublasHandle_t handle = nullptr;
-};
-
-// One handle per device, created on first use, never destroyed (see backend()).
-BlasState& blas_state(int device) {
-  static std::mutex registry_mutex;
-  static auto* states = new std::unordered_map<int, std::unique_ptr<BlasState>>;
-  std::lock_guard<std::mutex> lock(registry_mutex);
-  auto& slot = (*states)[device];
-  if (!slot) slot = std::make_unique<BlasState>();
-  return *slot;
-}
 
 void check_blas(cublasStatus_t status, const Context& ctx, const char* what) {
   if (status == CUBLAS_STATUS_SUCCESS) return;
@@ -117,15 +110,20 @@ void run_matmul(const Context& ctx, const kiln_tensor_desc& a, const kiln_tensor
   const Operand first = prepare(b, packed_b);
   const Operand second = prepare(a, packed_a);
 
-  BlasState& state = blas_state(ctx.device->index());
-  std::lock_guard<std::mutex> lock(state.mutex);
-  if (state.handle == nullptr) {
-    check_blas(cublasCreate(&state.handle), ctx, "cublasCreate");
-    // Pointer mode host (alpha, beta below); math mode per call through the compute type.
-    check_blas(cublasSetMathMode(state.handle, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), ctx,
-               "cublasSetMathMode");
+  // One handle per stream, bound to it once (Note [Library handles per stream]).
+  cublasHandle_t& handle = ctx.stream->blas;
+  if (handle == nullptr) {
+    cublasHandle_t h = ctx.device->take_blas_handle();
+    if (h == nullptr) {
+      check_blas(cublasCreate(&h), ctx, "cublasCreate");
+      // Pointer mode host (alpha, beta below); math mode per call through the compute type.
+      const cublasStatus_t status = cublasSetMathMode(h, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+      if (status != CUBLAS_STATUS_SUCCESS) cublasDestroy(h);
+      check_blas(status, ctx, "cublasSetMathMode");
+    }
+    handle = h;  // the stream owns it from here (returned to the pool with the stream)
+    check_blas(cublasSetStream(handle, ctx.cu_stream), ctx, "cublasSetStream");
   }
-  check_blas(cublasSetStream(state.handle, ctx.cu_stream), ctx, "cublasSetStream");
   const bool is_double = out.dtype == KILN_DTYPE_FLOAT64;
   const float alpha_f = 1.0f, beta_f = 0.0f;
   const double alpha_d = 1.0, beta_d = 0.0;
@@ -133,7 +131,7 @@ void run_matmul(const Context& ctx, const kiln_tensor_desc& a, const kiln_tensor
   const cublasComputeType_t compute =
       is_double ? CUBLAS_COMPUTE_64F : (allow_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F);
   check_blas(cublasGemmStridedBatchedEx(
-                 state.handle, first.op, second.op, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k),
+                 handle, first.op, second.op, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k),
                  is_double ? static_cast<const void*>(&alpha_d) : static_cast<const void*>(&alpha_f), first.data, type,
                  static_cast<int>(first.ld), first.batch_stride, second.data, type, static_cast<int>(second.ld),
                  second.batch_stride, is_double ? static_cast<const void*>(&beta_d) : static_cast<const void*>(&beta_f),
