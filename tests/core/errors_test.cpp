@@ -71,7 +71,9 @@ TEST(core_errors, DTypeMismatches) {
                                  {"avg_pool2d", "int32"});
   expect_error<kiln::DTypeError>([] { kiln::gather(kiln::zeros({3}), 0, kiln::zeros({2})); }, {"gather", "float32"});
   expect_error<kiln::DTypeError>([] { kiln::arange(3).set_requires_grad(); }, {"requires_grad", "int64"});
-  expect_error<kiln::DTypeError>([] { kiln::dtype_from_name("bfloat16"); }, {"bfloat16", "float32"});
+  expect_error<kiln::DTypeError>([] { kiln::dtype_from_name("float8"); }, {"float8", "float32", "bfloat16"});
+  EXPECT_EQ(kiln::dtype_from_name("bfloat16"), kiln::kBFloat16);
+  EXPECT_EQ(kiln::dtype_from_name("float16"), kiln::kFloat16);
 }
 
 TEST(core_errors, AxesOutOfRange) {

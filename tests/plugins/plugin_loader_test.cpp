@@ -117,7 +117,7 @@ TEST(plugins, GoodPluginLoadsAndDescribesItself) {
   kiln::BackendInfo info = ensure_good_loaded();
   EXPECT_EQ(info.name, "testgood");
   EXPECT_EQ(info.version, "1.2.3");
-  EXPECT_EQ(info.abi_version, 1u);
+  EXPECT_EQ(info.abi_version, 2u);  // the kit declares the current ABI
   EXPECT_EQ(info.priority, 1);
   EXPECT_EQ(info.score, 0);
   EXPECT_EQ(info.file, canonical(plugin_file("testgood")));
