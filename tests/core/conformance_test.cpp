@@ -6,6 +6,7 @@
 #include <kiln/conformance.hpp>
 #include <kiln/device.hpp>
 #include <kiln/ops.hpp>
+#include <kiln/random.hpp>
 #include <kiln/tensor.hpp>
 
 #include <cmath>
@@ -76,6 +77,50 @@ TEST_P(ConformanceTest, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(core, ConformanceTest, ::testing::Values("ref", "tbb", "blas", "cuda"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+// ---- float16 and bfloat16 (ref computes them through float32) ----
+
+// The suite builds and runs half cases for every op the catalogue defines for floats, on ref.
+TEST(core_conformance, HalfDtypesRunOnRef) {
+  const auto results = kiln::run_conformance({.backend = "ref", .ops = {"add", "exp", "sum", "matmul", "conv2d",
+                                                                        "softmax", "gather", "cast", "maxpool2d"}});
+  std::set<std::string> half_ops;
+  for (const auto& r : results) {
+    if (r.dtype != "float16" && r.dtype != "bfloat16") continue;
+    EXPECT_TRUE(r.passed || r.skipped) << r.op << " " << r.dtype << " " << r.case_name << ": " << r.message;
+    if (r.passed) half_ops.insert(r.op + "/" + r.dtype);
+  }
+  for (const char* op : {"add", "exp", "sum", "matmul", "conv2d", "softmax", "gather", "maxpool2d"})
+    for (const char* dt : {"float16", "bfloat16"})
+      EXPECT_TRUE(half_ops.count(std::string(op) + "/" + dt)) << op << " has no passing " << dt << " case";
+}
+
+// Half results agree with float32 on the same (half-representable) inputs within the half
+// tolerances, so a backend that rounds every step still passes against ref.
+TEST(core_conformance, HalfResultsMatchFloat32WithinHalfTolerances) {
+  kiln::Generator gen(7);
+  const kiln::Tensor x32 = kiln::randn({4, 33}, {.device = ref_device()}, &gen);
+  const kiln::Tensor w32 = kiln::randn({33, 5}, {.device = ref_device()}, &gen);
+  for (kiln::DType half : {kiln::kFloat16, kiln::kBFloat16}) {
+    SCOPED_TRACE(std::string(kiln::dtype_name(half)));
+    const kiln::Tensor x = x32.to(half), w = w32.to(half);
+    EXPECT_EQ(x.dtype(), half);
+    const kiln::Tensor xf = x.to(kiln::kFloat32), wf = w.to(kiln::kFloat32);  // the rounded inputs
+    auto check = [&](const kiln::Tensor& got, const kiln::Tensor& want, int64_t terms, const char* what) {
+      const kiln::ConformanceTolerance t = kiln::conformance_tolerance(half, terms);
+      auto cmp = kiln::compare_conformance_outputs(got.to(kiln::kFloat32), want, t.rtol, t.atol);
+      EXPECT_TRUE(cmp.passed) << what << ": " << cmp.message;
+    };
+    check(kiln::add(x, x), kiln::add(xf, xf).to(half).to(kiln::kFloat32), 1, "add");
+    check(kiln::exp(x), kiln::exp(xf), 1, "exp");
+    check(kiln::sum(x, {1}), kiln::sum(xf, {1}), 33, "sum");
+    check(kiln::matmul(x, w), kiln::matmul(xf, wf), 33, "matmul");
+    check(kiln::softmax(x, 1), kiln::softmax(xf, 1), 33, "softmax");
+  }
+  // Conversions round to nearest even: 1 + 2^-11 is a tie in float16 and goes to 1.
+  const kiln::Tensor tie = kiln::from_vector<float>({1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048}, {2}, ref_device());
+  EXPECT_EQ(tie.to(kiln::kFloat16).to_vector<float>(), (std::vector<float>{1.0f, 1.0f + 2.0f / 1024}));
+}
 
 // ---- the harness can fail ----
 

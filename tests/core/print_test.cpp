@@ -89,3 +89,14 @@ TEST(core_print, AutogradSuffix) {
 }
 
 }  // namespace
+
+// float16 and bfloat16 print through float, with their dtype named.
+TEST(core_print, HalfDtypesPrintThroughFloat) {
+  const kiln::Tensor x = kiln::from_vector<float>({1.5f, -2.0f, 0.25f});
+  const std::string h = x.to(kiln::kFloat16).str(), b = x.to(kiln::kBFloat16).str();
+  EXPECT_NE(h.find("1.5"), std::string::npos) << h;
+  EXPECT_NE(h.find("-2"), std::string::npos) << h;
+  EXPECT_NE(h.find("dtype=float16"), std::string::npos) << h;
+  EXPECT_NE(b.find("0.25"), std::string::npos) << b;
+  EXPECT_NE(b.find("dtype=bfloat16"), std::string::npos) << b;
+}

@@ -65,7 +65,12 @@ TEST(core_tensor, DTypes) {
   EXPECT_EQ(kiln::dtype_name(kiln::kUInt8), "uint8");
   EXPECT_EQ(kiln::dtype_from_name("double"), kiln::kFloat64);
   EXPECT_EQ(kiln::dtype_from_name("long"), kiln::kInt64);
-  EXPECT_THROW(kiln::dtype_from_name("float16"), kiln::DTypeError);
+  EXPECT_THROW(kiln::dtype_from_name("float8"), kiln::DTypeError);
+  EXPECT_EQ(kiln::dtype_from_name("float16"), kiln::kFloat16);
+  EXPECT_EQ(kiln::dtype_size(kiln::kBFloat16), 2u);
+  EXPECT_EQ(kiln::promote_types(kiln::kFloat16, kiln::kBFloat16), kiln::kFloat32);
+  EXPECT_EQ(kiln::promote_types(kiln::kInt64, kiln::kFloat16), kiln::kFloat16);
+  EXPECT_EQ(kiln::promote_types(kiln::kFloat16, kiln::kFloat32), kiln::kFloat32);
   EXPECT_EQ(kiln::promote_types(kiln::kInt32, kiln::kFloat32), kiln::kFloat32);
   EXPECT_EQ(kiln::promote_types(kiln::kBool, kiln::kUInt8), kiln::kUInt8);
   EXPECT_EQ(kiln::promote_types(kiln::kInt64, kiln::kInt32), kiln::kInt64);

@@ -18,6 +18,7 @@
 #define VARIANT_SCORED_LOW 9  /* a valid plugin "scored", score 1 */
 #define VARIANT_SCORED_HIGH 10 /* a valid plugin "scored", score 5: supersedes the low one */
 #define VARIANT_BAD_NAME 11   /* name has a space */
+#define VARIANT_V2_NULL_SLOTS 12 /* declares ABI version 2 with its v2 slots NULL */
 
 #ifndef KILN_TEST_VARIANT
 #error "build with -DKILN_TEST_VARIANT=<n>"
@@ -96,11 +97,15 @@ static kiln_status stub_launch(kiln_stream_t stream, kiln_op op, const kiln_tens
 static const kiln_backend_api table = {
 #if KILN_TEST_VARIANT == VARIANT_SHORT_TABLE
     .struct_size = offsetof(kiln_backend_api, last_error),
+#elif KILN_TEST_VARIANT == VARIANT_V2_NULL_SLOTS
+    .struct_size = sizeof(kiln_backend_api),
 #else
     .struct_size = KILN_BACKEND_API_V1_SIZE,
 #endif
 #if KILN_TEST_VARIANT == VARIANT_NEWER_ABI
     .abi_version = KILN_ABI_VERSION + 1,
+#elif KILN_TEST_VARIANT == VARIANT_V2_NULL_SLOTS
+    .abi_version = 2u,
 #else
     .abi_version = 1u,
 #endif

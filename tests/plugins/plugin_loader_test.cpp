@@ -117,7 +117,7 @@ TEST(plugins, GoodPluginLoadsAndDescribesItself) {
   kiln::BackendInfo info = ensure_good_loaded();
   EXPECT_EQ(info.name, "testgood");
   EXPECT_EQ(info.version, "1.2.3");
-  EXPECT_EQ(info.abi_version, 1u);
+  EXPECT_EQ(info.abi_version, 2u);  // the kit declares the current ABI
   EXPECT_EQ(info.priority, 1);
   EXPECT_EQ(info.score, 0);
   EXPECT_EQ(info.file, canonical(plugin_file("testgood")));
@@ -145,6 +145,38 @@ TEST(plugins, GoodPluginRunsOpsThroughTensor) {
   // Broadcasting: the host expands b to a's shape with stride 0 and the plugin reads it so.
   kiln::Tensor b = kiln::from_vector<float>({10, 20, 30}, {3}, device);
   EXPECT_EQ((m + b).to_vector<float>(), (std::vector<float>{10, 21, 32, 13, 24, 35}));
+}
+
+// A plugin built against the frozen v1 header (tests/plugins/v1) loads in this v2 host and runs
+// ops through kiln::Tensor: the host hands it v1 descriptors and v1 attribute structs.
+uint64_t v1_launch_count() {
+  void* handle = dlopen(plugin_file("testv1").c_str(), RTLD_NOW | RTLD_NOLOAD);
+  if (handle == nullptr) return 0;
+  auto count = reinterpret_cast<uint64_t (*)()>(dlsym(handle, "kiln_test_v1_launch_count"));
+  uint64_t n = count ? count() : 0;
+  dlclose(handle);
+  return n;
+}
+
+TEST(plugins, V1PluginLoadsAndRunsOpsThroughTensor) {
+  kiln::BackendInfo info = find_backend("testv1") ? *find_backend("testv1") : kiln::load_plugin(plugin_file("testv1"));
+  EXPECT_EQ(info.abi_version, 1u);
+  ASSERT_EQ(info.devices.size(), 1u);
+  EXPECT_EQ(info.devices[0].name, "v1 test device");
+  kiln::Device device("testv1:0");
+  const uint64_t before = v1_launch_count();
+  // FILL reads its value from the v1 attribute layout (the host passes the struct past its header).
+  kiln::Tensor a = kiln::full({2, 3}, 1.5, {.device = device});
+  kiln::Tensor b = kiln::from_vector<float>({0, 1, 2, 3, 4, 5}, {2, 3}, device);
+  EXPECT_EQ((a + b).to_vector<float>(), (std::vector<float>{1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f}));
+  EXPECT_EQ((a * b).to_vector<float>(), (std::vector<float>{0, 1.5f, 3, 4.5f, 6, 7.5f}));
+  // Strided and broadcast inputs reach it as v1 descriptors (offset, strides in elements).
+  EXPECT_EQ(b.t().contiguous().to_vector<float>(), (std::vector<float>{0, 3, 1, 4, 2, 5}));
+  kiln::Tensor row = kiln::from_vector<float>({10, 20, 30}, {3}, device);
+  EXPECT_EQ((b + row).to_vector<float>(), (std::vector<float>{10, 21, 32, 13, 24, 35}));
+  EXPECT_GE(v1_launch_count(), before + 5) << "FILL, ADD, MUL, COPY and ADD should have run in the v1 plugin";
+  // An op it does not claim runs on a host backend in the same memory.
+  EXPECT_EQ(b.sum().item<float>(), 15.0f);
 }
 
 TEST(plugins, SameFileTwiceIsRefusedWithoutRecordingAFailure) {
@@ -181,7 +213,7 @@ TEST(plugins, LibraryWithoutEntrySymbolIsRefused) {
 
 TEST(plugins, NewerAbiVersionIsRefusedNamingBothVersions) {
   expect_refused(plugin_file("bad_newer_abi"),
-                 "plugin ABI version 2 is newer than this Kiln's (1); upgrade Kiln or use a plugin built for ABI 1");
+                 "plugin ABI version 3 is newer than this Kiln's (2); upgrade Kiln or use a plugin built for ABI 2");
 }
 
 TEST(plugins, InitErrorStatusIsReportedWithThePluginsMessage) {
@@ -204,7 +236,7 @@ TEST(plugins, InitReturningOkWithoutTableIsRefused) {
 }
 
 TEST(plugins, TableTooShortIsRefused) {
-  const size_t required = offsetof(kiln_backend_api, launch) + sizeof(void*);
+  const size_t required = KILN_BACKEND_API_V1_SIZE;  // the broken plugins declare ABI 1
   expect_refused(plugin_file("bad_short_table"),
                  "function table has struct_size " + std::to_string(offsetof(kiln_backend_api, last_error)) +
                      ", expected at least " + std::to_string(required));
@@ -212,6 +244,10 @@ TEST(plugins, TableTooShortIsRefused) {
 
 TEST(plugins, NullRequiredSlotIsRefused) {
   expect_refused(plugin_file("bad_null_slot"), "function table has a null required slot");
+}
+
+TEST(plugins, V2TableWithNullV2SlotsIsRefused) {
+  expect_refused(plugin_file("bad_v2_null_slots"), "function table declares ABI version 2 but has a null v2 slot");
 }
 
 TEST(plugins, EmptyBackendNameIsRefused) {

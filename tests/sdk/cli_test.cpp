@@ -108,7 +108,7 @@ const json* find_named(const json& array, const std::string& key, const std::str
 TEST(sdk, VersionPrintsKilnAndPluginAbi) {
   Result r = kiln("--version");
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(r.out, "kiln 0.1.0 (plugin ABI 1)\n");
+  EXPECT_EQ(r.out, "kiln 0.1.0 (plugin ABI 2)\n");
   EXPECT_EQ(r.err, "");
 }
 
@@ -208,7 +208,7 @@ TEST(sdk, PluginsJsonListsBackendsFailuresAndSearchPath) {
   const json* good = find_named(j.at("backends"), "name", "testgood");
   ASSERT_NE(good, nullptr) << j.dump(2);
   EXPECT_EQ(good->at("version"), "1.2.3");
-  EXPECT_EQ(good->at("abi_version"), 1);
+  EXPECT_EQ(good->at("abi_version"), 2);  // the kit declares the current ABI
   EXPECT_EQ(good->at("priority"), 1);
   EXPECT_EQ(good->at("file"), fs::canonical(folder.good).string());
   EXPECT_EQ(good->at("status_note"), nullptr);
@@ -230,7 +230,7 @@ TEST(sdk, PluginsJsonListsBackendsFailuresAndSearchPath) {
   };
   EXPECT_TRUE(contains(reason_of(folder.text), "not a loadable shared library")) << failures.dump(2);
   EXPECT_TRUE(contains(reason_of(folder.no_entry), "missing entry symbol 'kiln_backend_init'")) << failures.dump(2);
-  EXPECT_TRUE(contains(reason_of(folder.newer_abi), "plugin ABI version 2 is newer than this Kiln's (1)"))
+  EXPECT_TRUE(contains(reason_of(folder.newer_abi), "plugin ABI version 3 is newer than this Kiln's (2)"))
       << failures.dump(2);
 
   ASSERT_GE(j.at("search_path").size(), 1u);
